@@ -1,0 +1,201 @@
+#include "bytes/cli.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <spdlog/sinks/ansicolor_sink.h>
+#include <spdlog/spdlog.h>
+#include <system_error>
+
+#include "bytes/error.hpp"
+#include "bytes_version.hpp"
+
+namespace bytes::cli {
+namespace {
+
+volatile sig_atomic_t pending_signal = 0;
+
+void on_signal(int sig) { pending_signal = sig; }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  // No SA_RESTART: a read blocked on a terminal or pipe returns EINTR so the loop can stop.
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void set_up_logging(const std::string& name) {
+  auto mode = colour_enabled() ? spdlog::color_mode::always : spdlog::color_mode::never;
+  auto sink = std::make_shared<spdlog::sinks::ansicolor_stderr_sink_mt>(mode);
+  auto logger = std::make_shared<spdlog::logger>(name, sink);
+  logger->set_pattern("%n: %^%l%$: %v");
+  logger->set_level(spdlog::level::info);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+spdlog::level::level_enum level_for(int verbosity) {
+  int level = int(spdlog::level::info) - verbosity;
+  if (level < int(spdlog::level::trace)) level = spdlog::level::trace;
+  if (level > int(spdlog::level::err)) level = spdlog::level::err;
+  return spdlog::level::level_enum(level);
+}
+
+// coreutils' close_stdout: data that never reached its file is an error, not a silent success.
+void close_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    throw Error(std::string("write error: stdout: ") + std::strerror(errno ? errno : EIO));
+  }
+}
+
+}  // namespace
+
+bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
+
+bool colour_enabled() {
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour && *no_colour) return false;
+  const char* term = std::getenv("TERM");
+  if (term && std::strcmp(term, "dumb") == 0) return false;
+  return stderr_is_tty();
+}
+
+void init(CLI::App& app, Common& common) {
+  const std::string& name = app.get_name();
+  app.footer("See " + name + "(1) for the full manual, bytes(7) for shared conventions.");
+  app.set_version_flag("--version", name + " " + BYTES_VERSION);
+  app.get_formatter()->column_width(30);
+  app.add_flag("-q,--quiet", common.quiet, "Print less on stderr (repeat for only errors)");
+  app.add_flag("-v,--verbose", common.verbose, "Print more on stderr (repeat for more)");
+}
+
+void add_json(CLI::App& app, Common& common) {
+  app.add_flag("--json", common.json, "Print results as JSON on stdout, one object per line");
+}
+
+void add_threads(CLI::App& app, Common& common) {
+  app.add_option("--threads", common.threads, "Worker threads (0 = every available core)")
+      ->check(CLI::Range(0, 4096));
+}
+
+void add_seed(CLI::App& app, Common& common) {
+  app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output");
+}
+
+int thread_count(const Common& common) {
+  if (common.threads > 0) return common.threads;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int(n) : 1;
+}
+
+bool interrupted() { return pending_signal != 0; }
+int interrupt_signal() { return pending_signal; }
+void check_interrupt() {
+  if (interrupted()) throw Interrupted();
+}
+
+int run(CLI::App& app, Common& common, int argc, char** argv, const std::function<int()>& body) {
+  const std::string name = app.get_name();
+  set_up_logging(name);
+  auto usage_error = [&](const std::string& message) {
+    spdlog::error("{} (try '{} --help')", message, name);
+    return Exit::usage;
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  common.verbosity = common.verbose - common.quiet;
+  spdlog::set_level(level_for(common.verbosity));
+  install_signal_handlers();
+  try {
+    int code = body();
+    close_stdout();
+    return code;
+  } catch (const Interrupted&) {
+    int sig = interrupt_signal();
+    spdlog::warn("interrupted by {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 128 + sig;
+  } catch (const UsageError& e) {
+    return usage_error(e.what());
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory");
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
+  return Exit::failure;
+}
+
+uint64_t parse_size(const std::string& text) {
+  if (text.empty()) throw UsageError("empty size");
+  size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used, 10);
+  } catch (const std::exception&) {
+    throw UsageError("not a size: '" + text + "'");
+  }
+  if (text[0] == '-') throw UsageError("not a size: '" + text + "'");
+  std::string suffix = text.substr(used);
+  int shift = 0;
+  if (suffix == "" || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
+  else if (suffix == "M" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "GiB") shift = 30;
+  else if (suffix == "T" || suffix == "TiB") shift = 40;
+  else throw UsageError("unknown size suffix in '" + text + "' (use K, M, G or T)");
+  if (shift && value > (~0ULL >> shift)) throw UsageError("size too large: '" + text + "'");
+  return uint64_t(value) << shift;
+}
+
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '\\') {
+      out += c;
+      continue;
+    }
+    if (++i == text.size()) throw UsageError("trailing backslash in '" + text + "'");
+    switch (text[i]) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case '0': out += '\0'; break;
+      case '\\': out += '\\'; break;
+      case 'x': {
+        auto hex = [&](size_t j) {
+          if (j >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[j])))
+            throw UsageError("bad \\x escape in '" + text + "' (need two hex digits)");
+          return std::stoi(text.substr(j, 1), nullptr, 16);
+        };
+        out += char(hex(i + 1) * 16 + hex(i + 2));
+        i += 2;
+        break;
+      }
+      default: throw UsageError(std::string("unknown escape \\") + text[i] + " in '" + text + "'");
+    }
+  }
+  return out;
+}
+
+}  // namespace bytes::cli

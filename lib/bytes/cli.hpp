@@ -1,0 +1,53 @@
+// The command-line layer every program shares: common flags, logging to stderr, exit codes,
+// colour and terminal detection, the signal flag and the checked close of stdout.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace bytes::cli {
+
+enum Exit : int { ok = 0, failure = 1, usage = 2 };
+
+struct Common {
+  int quiet = 0, verbose = 0;  // counts of -q and -v
+  int verbosity = 0;           // verbose - quiet; 0 = warnings and info
+  bool json = false;
+  int threads = 0;  // 0 = every core this process may use
+  uint64_t seed = 0;
+};
+
+// Gives a program's App the man-page footer, --version, and -q/-v.
+void init(CLI::App& app, Common& common);
+
+void add_json(CLI::App& app, Common& common);
+void add_threads(CLI::App& app, Common& common);
+void add_seed(CLI::App& app, Common& common);
+
+// Parses, sets up logging and signals, runs body, checks stdout, and maps every failure to its
+// exit code with one line on stderr. body returns the exit code.
+int run(CLI::App& app, Common& common, int argc, char** argv, const std::function<int()>& body);
+
+// The thread count to use: the --threads value, or every core this process may run on.
+int thread_count(const Common& common);
+
+// True once SIGINT or SIGTERM arrived; the signal number is kept for the exit code.
+bool interrupted();
+int interrupt_signal();
+// Throws Interrupted when a signal arrived: long loops call this between units of work.
+void check_interrupt();
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "interrupted"; }
+};
+
+bool stderr_is_tty();
+bool colour_enabled();
+
+// Parses sizes such as 4096, 256K, 1M, 2G (powers of 1024).
+uint64_t parse_size(const std::string& text);
+// Decodes C escapes: \n \t \r \0 \\ \xHH.
+std::string unescape(const std::string& text);
+
+}  // namespace bytes::cli

@@ -1,0 +1,81 @@
+// Files the way the programs need them: "-" for stdin/stdout, reads that notice signals,
+// and output files that appear whole or not at all.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace bytes {
+
+// A readable file or stdin ("-"). Errors name the file.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  // Reads up to n bytes; 0 at end of file.
+  size_t read(void* buf, size_t n);
+  // Reads exactly n bytes at offset; throws if the file ends first.
+  void pread_exact(void* buf, size_t n, uint64_t offset) const;
+  bool regular() const { return regular_; }
+  uint64_t size() const { return size_; }  // 0 unless regular()
+  const std::string& name() const { return name_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  bool owned_ = false;
+  bool regular_ = false;
+  uint64_t size_ = 0;
+  std::string name_;
+};
+
+// A regular file mapped read-only, for one pass of hashing and one of copying without read(2).
+class MappedFile {
+ public:
+  explicit MappedFile(const InputFile& file);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Writes to a temporary file beside the target and renames it into place on commit(); if the
+// object dies first (error, signal), the temporary is removed and the target is untouched.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void pwrite(const void* data, size_t n, uint64_t offset);
+  uint64_t tell() const { return offset_; }
+  // durable: fsync the file and its directory first (checkpoints want that; datasets can skip it).
+  void commit(bool durable = false);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, temp_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+};
+
+// Writes all of data to stdout through stdio; throws on a write error (e.g. /dev/full).
+void write_stdout(const void* data, size_t n);
+inline void write_stdout(std::string_view s) { write_stdout(s.data(), s.size()); }
+
+// Throws Error("what: path: strerror(errno)").
+[[noreturn]] void throw_errno(const std::string& what, const std::string& path);
+
+}  // namespace bytes

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# CLI tests for bytes-prep, through real files and pipes: prep.sh CASE
+. "$(dirname "$0")/lib.sh"
+
+awkward_folder() {
+  mkdir -p in/sub/deeper
+  : >in/empty.txt
+  printf 'caf\xc3 \xff\xfe end\n' >in/invalid-utf8.txt
+  printf 'a\0b\0\0c' >in/nul.bin
+  head -c 3000000 /dev/urandom | base64 -w 0 >in/sub/deeper/huge-line.txt
+  head -c 100000 /dev/urandom >in/sub/random.dat
+  printf 'no newline at the end' >in/sub/last
+}
+
+case_help() {
+  expect_exit 0 bytes-prep --help
+  grep -q '^Usage: bytes-prep' out || fail "no usage line"
+  grep -q 'bytes-prep(1)' out || fail "help does not point at the man page"
+  [ ! -s err ] || fail "help wrote to stderr"
+  expect_exit 0 bytes-prep cat --help
+  grep -q -- '--split' out || fail "cat --help lacks --split"
+}
+
+case_version() {
+  expect_exit 0 bytes-prep --version
+  [ "$(wc -l <out)" = 1 ] && grep -Eq '^bytes-prep [0-9]+\.[0-9]+\.[0-9]+$' out || fail "bad version line: $(cat out)"
+}
+
+case_usage_errors() {
+  echo hello >a.txt
+  for args in "--bogus" "-o d.bds --val 2 a.txt" "-o d.bds --val 0.7 --test 0.5 a.txt" "-o d.bds --level 99 a.txt" \
+              "-o d.bds --block-size 1 a.txt" "-o d.bds --block-size 10Q a.txt" "-o d.bds --docs bogus a.txt" \
+              "a.txt" "-o d.bds --docs line -s x a.txt" "-o d.bds --threads -1 a.txt" "-o d.bds -s \\q a.txt" \
+              "cat" "list" "cat d.bds --split nope" "-o - a.txt"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-prep $args
+    expect_error_line bytes-prep
+    grep -q -- "--help" err || fail "usage error for '$args' does not mention --help"
+  done
+  expect_exit 2 bytes-prep -o d.bds -s '' a.txt
+  [ ! -e d.bds ] || fail "a usage error left an output file"
+}
+
+case_roundtrip_folder() {
+  awkward_folder
+  expect_exit 0 bytes-prep -q --binary keep --block-size 64K -o d.bds in
+  expect_exit 0 bytes-prep list --documents d.bds
+  [ "$(grep -c '	' out)" = 6 ] || fail "expected 6 documents: $(cat out)"
+  grep -P '^\d+\t' out | while IFS=$'\t' read -r i split len src; do
+    bytes-prep cat --doc "$i" d.bds >doc || fail "cat --doc $i"
+    same doc "$src"
+    [ "$(stat -c %s "$src")" = "$len" ] || fail "listed length of $src"
+  done
+  # Folder order is byte order of the paths.
+  grep -P '^0\t' out | grep -q 'in/empty.txt$' || fail "first document is not in/empty.txt"
+}
+
+case_modes() {
+  head -n 6000 "${BYTES_SHARED}/data/tinyshakespeare.txt" >ts.txt
+  expect_exit 0 bytes-prep -q --docs line -o l.bds ts.txt
+  bytes-prep cat l.bds >back && same back ts.txt
+  [ "$(bytes-prep list --json l.bds | python3 -c 'import json,sys; print(json.load(sys.stdin)["docs"])')" = "$(wc -l <ts.txt)" ] \
+    || fail "line count"
+  printf 'one\n%%\ntwo\nlines\n%%\nthree\n%%\n' >f
+  expect_exit 0 bytes-prep -q -s '\n%\n' -o f.bds f
+  bytes-prep cat f.bds --delimiter '|' >back
+  [ "$(cat back)" = "$(printf 'one|two\nlines|three|')" ] || fail "separator mode: $(cat back)"
+  printf 'a\0b\0c' | bytes-prep -q --docs nul -o n.bds - && bytes-prep cat -z n.bds | od -c >back
+  [ "$(bytes-prep list --json n.bds | python3 -c 'import json,sys; print(json.load(sys.stdin)["docs"])')" = 3 ] || fail "nul mode"
+  printf '\n\nfirst\npara\n\n\n\nsecond\n' | bytes-prep -q --docs paragraph -o p.bds
+  bytes-prep cat p.bds --no-delimiter >back
+  [ "$(cat back)" = "$(printf 'first\nparasecond')" ] || fail "paragraph mode: $(cat back)"
+}
+
+case_splits_stable() {
+  seq 1 3000 | sed 's/^/line /' >a.txt
+  seq 1 1000 | sed 's/^/other /' >b.txt
+  bytes-prep -q --docs line --val 0.2 --test 0.1 -o 1.bds a.txt
+  bytes-prep -q --docs line --val 0.2 --test 0.1 -o 2.bds b.txt a.txt
+  for s in train val test; do
+    bytes-prep cat --split $s 1.bds | sort >one.$s
+    bytes-prep cat --split $s 2.bds | grep '^line' | sort >two.$s
+    same one.$s two.$s
+  done
+  n=$(wc -l <one.val)
+  [ "$n" -gt 520 ] && [ "$n" -lt 680 ] || fail "val has $n of 3000 documents for a fraction of 0.2"
+  [ "$(cat one.train one.val one.test | sort | uniq | wc -l)" = 3000 ] || fail "splits overlap or lose documents"
+}
+
+case_assigned_splits() {
+  seq 1 100 >train.txt
+  seq 500 520 >val.txt
+  bytes-prep -q --docs line --val 0.5 --train-input train.txt --val-input val.txt -o d.bds
+  bytes-prep cat --split val d.bds >v && same v val.txt
+  bytes-prep cat --split train d.bds >t && same t train.txt
+}
+
+case_dedup() {
+  printf 'a\nb\na\nc\nb\n' >x
+  bytes-prep -q --docs line --dedup --json -o d.bds x >stats
+  python3 -c 'import json,sys; j=json.load(open("stats")); assert j["duplicates"]==2 and j["duplicate_bytes"]==2, j'
+  [ "$(bytes-prep cat d.bds)" = "$(printf 'a\nb\nc')" ] || fail "dedup kept the wrong documents"
+}
+
+case_binary() {
+  mkdir in
+  echo text >in/a.txt
+  printf 'bin\0ary' >in/b.bin
+  bytes-prep -q --json -o d.bds in >stats
+  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==1 and j["files"]==1, j'
+  bytes-prep -q --json --binary keep -o d.bds in >stats
+  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==0 and j["files"]==2, j'
+}
+
+case_stdin_pipe() {
+  head -n 3000 "${BYTES_SHARED}/data/tinyshakespeare.txt" >ts.txt
+  bytes-prep -q --docs line -o a.bds <ts.txt
+  bytes-prep cat a.bds | bytes-prep -q --docs line -o b.bds -
+  bytes-prep cat b.bds >back && same back ts.txt
+  # A reader that stops early ends the writer quietly (SIGPIPE), with nothing on stderr.
+  bytes-prep cat a.bds 2>err | head -c 10 >/dev/null
+  [ ! -s err ] || fail "stderr after head closed the pipe: $(cat err)"
+  : | bytes-prep -q -o empty.bds
+  bytes-prep list --json empty.bds | python3 -c 'import json,sys; assert json.load(sys.stdin)["docs"]==1'
+}
+
+case_json() {
+  seq 1 1000 >a.txt
+  bytes-prep --json --docs line --val 0.1 -o d.bds a.txt >stats 2>err
+  [ "$(wc -l <stats)" = 1 ] || fail "--json printed more than one line"
+  python3 - <<'PY' || fail "json stats"
+import json
+j = json.load(open("stats"))
+s = j["splits"]
+assert s["train"]["docs"] + s["val"]["docs"] + s["test"]["docs"] == 1000, j
+assert s["train"]["bytes"] + s["val"]["bytes"] == 3893 - 1000, j
+assert 0 < s["train"]["zstd_bpb"] < 8 and j["input_bytes"] == 3893, j
+PY
+  bytes-prep list --json d.bds | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["meta"]["doc_mode"]=="line", j'
+}
+
+case_bad_datasets() {
+  echo "just some text, not a dataset" >text.bds
+  : >empty.bds
+  head -c 100 /dev/urandom >garbage.bds
+  seq 1 2000 >a.txt
+  bytes-prep -q --docs line -o good.bds a.txt
+  head -c 300 good.bds >cut.bds
+  for f in text.bds empty.bds garbage.bds cut.bds missing.bds; do
+    for cmd in list cat; do
+      expect_exit 1 bytes-prep $cmd $f
+      expect_error_line bytes-prep
+    done
+  done
+  grep -q truncated err || bytes-prep cat cut.bds 2>&1 | grep -q truncated || fail "truncation not named"
+  bytes-prep cat text.bds 2>&1 | grep -q 'not a bytes dataset' || fail "bad magic not named"
+}
+
+case_corrupt_every_byte() {
+  printf 'first line\nsecond\n\nthird one here\n' >a.txt
+  bytes-prep -q --docs line --val 0.3 -o good.bds a.txt
+  size=$(stat -c %s good.bds)
+  python3 - "$size" <<'PY'
+import sys
+data = open("good.bds", "rb").read()
+for i in range(len(data)):
+    b = bytearray(data); b[i] ^= 0x20
+    open(f"flip{i}.bds", "wb").write(b)
+PY
+  for ((i = 0; i < size; i++)); do
+    for cmd in list cat; do
+      bytes-prep $cmd flip$i.bds >/dev/null 2>err && fail "flip at byte $i not detected by $cmd"
+      expect_error_line bytes-prep
+    done
+  done
+  for ((n = 0; n < size; n += 7)); do
+    head -c $n good.bds >cut.bds
+    bytes-prep cat cut.bds >/dev/null 2>err && fail "truncation to $n bytes not detected"
+  done
+  true
+}
+
+case_dev_full() {
+  seq 1 1000 >a.txt
+  bytes-prep -q --docs line -o d.bds a.txt
+  bytes-prep cat d.bds >/dev/full 2>err && fail "writing to /dev/full succeeded"
+  expect_error_line bytes-prep
+  grep -q 'No space left' err || fail "error does not say why: $(cat err)"
+}
+
+case_no_partial_output() {
+  echo ok >a.txt
+  expect_exit 1 bytes-prep -o d.bds a.txt missing.txt
+  expect_error_line bytes-prep
+  [ -z "$(ls -A | grep -v -e '^a.txt$' -e '^out$' -e '^err$')" ] || fail "failed run left files: $(ls -A)"
+  # Interrupted while reading a slow pipe: exit 130, and neither output nor temporary file.
+  (for i in $(seq 1 50); do echo "line $i"; sleep 0.1; done) | bytes-prep --docs line -o d.bds - 2>err &
+  pid=$!
+  sleep 1
+  pkill -INT -f 'bytes-prep --docs line -o d.bds' || fail "no process to interrupt"
+  wait $pid; code=$?
+  [ "$code" = 130 ] || fail "interrupted prep exited $code"
+  [ -z "$(ls -A | grep -v -e '^a.txt$' -e '^out$' -e '^err$')" ] || fail "interrupted run left files: $(ls -A)"
+}
+
+case_completion_bash() {
+  src="$BYTES_SOURCE/completions/bash/bytes-prep"
+  bash -c "
+    . /usr/share/bash-completion/bash_completion 2>/dev/null
+    . '$src'
+    complete -p bytes-prep >/dev/null || exit 1
+    t() { COMP_WORDS=(\"\$@\"); COMP_CWORD=\$((\${#COMP_WORDS[@]} - 1)); COMP_LINE=\"\$*\"; COMP_POINT=\${#COMP_LINE}
+          _bytes_prep; printf '%s\n' \"\${COMPREPLY[@]}\"; }
+    t bytes-prep --do | grep -qx -- --docs || exit 2
+    [ \"\$(t bytes-prep --docs '' | sort | tr '\n' ' ')\" = 'file line nul paragraph ' ] || exit 3
+    t bytes-prep l | grep -qx list || exit 4
+    t bytes-prep cat --split '' | grep -qx val || exit 5
+  " || fail "bash completion check $?"
+}
+
+case_man_pages() {
+  mandir="$(dirname "$BYTES_BIN")/man"
+  for page in bytes-prep.1 bytes-dataset.5 bytes.7; do
+    [ -f "$mandir/$page" ] || fail "$page was not built"
+    MANWIDTH=80 man -l "$mandir/$page" 2>err >text || fail "man cannot render $page"
+    grep -q NAME text || fail "$page has no NAME section"
+    [ "$(wc -l <text)" -gt 30 ] || fail "$page is too short"
+  done
+}
+
+run_case "${1//-/_}"
