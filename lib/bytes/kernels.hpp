@@ -1,0 +1,47 @@
+// The layers of the byte models as forward/backward pairs of plain functions over row-major
+// float arrays (llm.c's shape). Backward functions add into gradients (+=) so that gradient
+// accumulation and residual branches need no extra buffers. Rows are tokens.
+#pragma once
+#include <cstdint>
+
+namespace bytes::kernels {
+
+// out[i] = table[tokens[i]]
+void embedding_forward(const int32_t* tokens, int64_t n, const float* table, int64_t d, float* out);
+// dtable[tokens[i]] += dout[i]
+void embedding_backward(const int32_t* tokens, int64_t n, const float* dout, int64_t d, float* dtable);
+
+// y = x / rms(x) * w; rstd (n) keeps 1/rms for backward.
+void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd);
+// dx += ∂/∂x, dw += ∂/∂w
+void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t n, int64_t d,
+                      float* dx, float* dw);
+
+// Rotary embedding in place on n_heads heads of size hd in each row (row stride `stride`), the
+// rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd) with pos = row mod T.
+// inverse = true applies the transpose rotation (the backward of the forward).
+void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse);
+
+// Causal attention over B sequences of T rows. qkv rows hold [q | k | v] (3·H·hd floats), heads
+// side by side. out (B·T × H·hd), lse (B·H·T) the log-sum-exp of each row's scores. Tiled with an
+// online softmax: memory is O(T·hd) per head whatever T is.
+void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse);
+// dqkv (same layout as qkv) is overwritten.
+void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
+                        int64_t T, int64_t H, int64_t hd, float* dqkv);
+
+// gu rows are [gate (hid) | up (hid)]; s = silu(gate) ⊙ up.
+void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s);
+// dgu is overwritten.
+void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu);
+
+// Softmax cross-entropy of each row of logits (n × V) against targets. Returns each row's loss
+// in nats in `losses` (may be null). When grad_scale != 0, logits are overwritten with
+// grad_scale · (softmax − onehot), the gradient of grad_scale · Σ loss. Rows whose target is
+// negative are ignored (loss 0, gradient 0).
+void cross_entropy(float* logits, const int32_t* targets, int64_t n, int64_t V, float grad_scale, float* losses);
+
+// log-softmax of one row into out (for scoring and sampling).
+void log_softmax(const float* logits, int64_t V, float* out);
+
+}  // namespace bytes::kernels

@@ -1,0 +1,107 @@
+#include "bytes/matmul.hpp"
+
+#include <dnnl.hpp>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "bytes/error.hpp"
+
+namespace bytes {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using dims = dnnl::memory::dims;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+struct Key {
+  int64_t m, n, k;
+  bool ta, tb, acc;
+  Precision p;
+  auto tie() const { return std::tie(m, n, k, ta, tb, acc, p); }
+  bool operator<(const Key& o) const { return tie() < o.tie(); }
+};
+
+struct Cached {
+  dnnl::matmul prim;
+  dnnl::memory a, b, c;
+};
+
+dnnl::memory::desc desc(int64_t rows, int64_t cols, bool trans) {
+  // A row-major rows×cols operand, or the transpose of a row-major cols×rows one.
+  return dnnl::memory::desc(dims{rows, cols}, dt::f32, trans ? dims{1, rows} : dims{cols, 1});
+}
+
+Cached make(const Key& key) {
+  auto a = desc(key.m, key.k, key.ta), b = desc(key.k, key.n, key.tb), c = desc(key.m, key.n, false);
+  dnnl::primitive_attr attr;
+  if (key.acc) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  // bf16: oneDNN may round f32 operands to bf16 inside the kernel (fpmath mode).
+  if (key.p == Precision::bf16) attr.set_fpmath_mode(dnnl::fpmath_mode::bf16);
+  auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
+  return {dnnl::matmul(pd), dnnl::memory(a, engine(), nullptr), dnnl::memory(b, engine(), nullptr),
+          dnnl::memory(c, engine(), nullptr)};
+}
+
+std::mutex cache_mutex;
+std::map<Key, Cached>& cache() {
+  static std::map<Key, Cached> c;
+  return c;
+}
+
+Cached& lookup(const Key& key) {
+  std::lock_guard lock(cache_mutex);
+  auto it = cache().find(key);
+  if (it == cache().end()) it = cache().emplace(key, make(key)).first;
+  return it->second;
+}
+
+}  // namespace
+
+void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
+    if (!g.accumulate)
+      for (int64_t i = 0; i < g.m * g.n; ++i) c[i] = 0;
+    return;
+  }
+  if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
+  Cached& cached = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
+  cached.a.set_data_handle(const_cast<float*>(a));
+  cached.b.set_data_handle(const_cast<float*>(b));
+  cached.c.set_data_handle(c);
+  cached.prim.execute(stream(), {{DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}});
+}
+
+std::string matmul_impl(Precision p) {
+  Key key{256, 256, 256, false, true, false, p};
+  Cached made = make(key);  // the query reads the primitive's own descriptor: keep it alive
+  auto pd = made.prim.get_primitive_desc();
+  const char* info = nullptr;
+  dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info);
+  return info ? info : "?";
+}
+
+bool bf16_native() {
+  static const bool native = [] {
+    // oneDNN has bf16 kernels only where the CPU has bf16 (or AVX-512) instructions; elsewhere
+    // the fpmath hint is ignored by f32 kernels or served by slow reference code.
+    auto isa = dnnl::get_effective_cpu_isa();
+    return isa >= dnnl::cpu_isa::avx512_core;
+  }();
+  return native;
+}
+
+}  // namespace bytes

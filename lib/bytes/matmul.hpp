@@ -1,0 +1,43 @@
+// Matrix multiplication through oneDNN: C (M×N) = op(A) (M×K) · op(B) (K×N), optionally added
+// to C. Row-major with leading dimensions; trans_a / trans_b read A or B transposed. One
+// primitive is created per shape and kept, so a training step creates none after the first.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace bytes {
+
+enum class Precision { f32, bf16 };
+
+struct Gemm {
+  int64_t m, n, k;
+  bool trans_a = false, trans_b = false;
+  bool accumulate = false;  // C += A·B rather than C = A·B
+};
+
+// f32 operands; with Precision::bf16 the operands are rounded to bf16 for the product (fp32
+// accumulation), on hardware kernels where the CPU has them.
+void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p = Precision::f32);
+
+// y (rows×out) = x (rows×in) · wᵀ, with w stored out×in as PyTorch stores Linear weights.
+inline void linear(const float* x, const float* w, float* y, int64_t rows, int64_t in, int64_t out,
+                   bool accumulate = false, Precision p = Precision::f32) {
+  matmul({rows, out, in, false, true, accumulate}, x, w, y, p);
+}
+// dx (rows×in) (+)= dy (rows×out) · w
+inline void linear_backward_input(const float* dy, const float* w, float* dx, int64_t rows, int64_t in,
+                                  int64_t out, bool accumulate = false, Precision p = Precision::f32) {
+  matmul({rows, in, out, false, false, accumulate}, dy, w, dx, p);
+}
+// dw (out×in) += dyᵀ · x
+inline void linear_backward_weight(const float* dy, const float* x, float* dw, int64_t rows, int64_t in,
+                                   int64_t out, Precision p = Precision::f32) {
+  matmul({out, in, rows, true, false, true}, dy, x, dw, p);
+}
+
+// The oneDNN implementation behind f32 and bf16 matmuls on this CPU (e.g. "brg:avx2").
+std::string matmul_impl(Precision p);
+// Whether bf16 runs on native kernels here; if not, bf16 falls back to f32 kernels.
+bool bf16_native();
+
+}  // namespace bytes

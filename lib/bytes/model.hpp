@@ -1,0 +1,94 @@
+// The flat byte model of SPEC.md: embedding → L Llama-style blocks → RMSNorm → head, with its
+// parameters, gradients and activations each in one contiguous block (llm.c's layout) and
+// named views into them. Saved as safetensors (bytes-model(5)).
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bytes/matmul.hpp"
+
+namespace bytes {
+
+inline constexpr int32_t BOS = 256, EOW = 257, VOCAB = 258;
+inline constexpr int head_dim = 64;
+
+struct Config {
+  std::string arch = "flat";
+  int64_t d_model = 384, n_layers = 6, n_heads = 6, ffn_hidden = 1024, ctx = 256;
+  double rope_base = 10000.0, norm_eps = 1e-5;
+  int64_t vocab = VOCAB;
+
+  // The SPEC's derived sizes: heads of 64, SwiGLU hidden 64·round(8d/3/64).
+  static Config flat(int64_t d_model, int64_t n_layers, int64_t ctx);
+  nlohmann::ordered_json to_json() const;
+  static Config from_json(const nlohmann::json& j);  // throws Error on missing or bad fields
+  void validate() const;                             // throws Error
+};
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  size_t offset, size;  // in floats, within the parameter block
+};
+
+class Model {
+ public:
+  explicit Model(const Config& config);
+
+  const Config& config() const { return cfg_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  int64_t n_params() const { return int64_t(params.size()); }
+  // Model FLOPs per trained byte: 6 · (params − embedding) + 6 · layers · d · ctx.
+  double flops_per_byte() const;
+
+  // normal(0, 0.02), wo and w2 scaled by 1/sqrt(2L), norms 1; the same seed gives the same weights.
+  void init(uint64_t seed);
+
+  // Runs B sequences of T tokens (T <= ctx), each starting at position 0. With targets, returns
+  // the sum of the per-token losses in nats (targets < 0 are not scored) and keeps what backward
+  // needs; losses() then holds each token's loss. logits() holds the logits.
+  double forward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
+  // Adds grad_scale · ∂(sum of losses)/∂params into grads. Call after forward with targets.
+  void backward(float grad_scale);
+
+  const float* logits() const { return logits_; }
+  const float* losses() const { return losses_; }
+  Precision precision = Precision::f32;
+
+  std::vector<float> params, grads;
+
+ private:
+  struct LayerParams {
+    float *attn_norm, *wqkv, *wo, *ffn_norm, *w13, *w2;
+  };
+  LayerParams layer(std::vector<float>& block, int64_t l);
+  void reserve(int64_t B, int64_t T);
+
+  Config cfg_;
+  std::vector<TensorInfo> tensors_;
+  size_t embed_ = 0, norm_ = 0, head_ = 0;
+  std::vector<size_t> layer_offset_;
+
+  // Activations for one forward/backward, carved from one block sized for the largest B·T seen.
+  std::vector<float> arena_;
+  std::vector<int32_t> tokens_, targets_;
+  int64_t B_ = 0, T_ = 0, capacity_ = 0;
+  struct LayerActs {
+    float *a, *rstd1, *qkv, *o, *lse, *hmid, *bn, *rstd2, *gu, *s;
+  };
+  std::vector<float*> h_;
+  std::vector<LayerActs> acts_;
+  float *zn_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *losses_ = nullptr;
+  float *dh_ = nullptr, *dz_ = nullptr, *ds_ = nullptr, *dgu_ = nullptr, *dbn_ = nullptr, *do_ = nullptr,
+        *dqkv_ = nullptr, *da_ = nullptr;
+};
+
+// safetensors with the config in __metadata__ (bytes-model(5)).
+void save_model(const Model& model, const std::string& path);
+Model load_model(const std::string& path);
+// Reads only the config from a model file's header.
+Config read_model_config(const std::string& path);
+
+}  // namespace bytes

@@ -1,0 +1,283 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "bytes/error.hpp"
+#include "bytes/kernels.hpp"
+#include "bytes/model.hpp"
+#include "bytes/parallel.hpp"
+#include "testing.hpp"
+
+using namespace bytes;
+namespace k = bytes::kernels;
+
+namespace {
+
+std::vector<float> randn(std::mt19937_64& rng, size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * double(b[i]);
+  return s;
+}
+
+// Checks a kernel's backward by a directional finite difference: for the scalar L = Σ r ⊙ f(x),
+// the analytic ∂L/∂x · v must match (L(x + εv) − L(x − εv)) / 2ε for a random direction v.
+void check_directional(std::vector<float>& x, const std::function<std::vector<float>()>& forward,
+                       const std::function<std::vector<float>(const std::vector<float>& r)>& backward,
+                       std::mt19937_64& rng, double eps = 1e-2, double tol = 2e-3) {
+  auto y = forward();
+  auto r = randn(rng, y.size());
+  auto grad = backward(r);
+  auto v = randn(rng, x.size());
+  const auto x0 = x;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + float(eps) * v[i];
+  double plus = dot(r, forward());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] - float(eps) * v[i];
+  double minus = dot(r, forward());
+  x = x0;
+  double numeric = (plus - minus) / (2 * eps), analytic = dot(grad, v);
+  CAPTURE(numeric);
+  CAPTURE(analytic);
+  CHECK(std::abs(numeric - analytic) <= tol * (std::abs(numeric) + std::abs(analytic)) + 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("the matmul wrappers compute what their names say") {
+  std::mt19937_64 rng(7);
+  const int64_t rows = 5, in = 7, out = 3;
+  auto x = randn(rng, rows * in), w = randn(rng, out * in), dy = randn(rng, rows * out);
+  std::vector<float> y(rows * out), dx(rows * in), dw(out * in, 1.0f);
+  linear(x.data(), w.data(), y.data(), rows, in, out);
+  linear_backward_input(dy.data(), w.data(), dx.data(), rows, in, out);
+  linear_backward_weight(dy.data(), x.data(), dw.data(), rows, in, out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double s = 0;
+      for (int64_t i = 0; i < in; ++i) s += x[r * in + i] * w[o * in + i];
+      CHECK(y[r * out + o] == doctest::Approx(s).epsilon(1e-5));
+    }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < in; ++i) {
+      double s = 0;
+      for (int64_t o = 0; o < out; ++o) s += dy[r * out + o] * w[o * in + i];
+      CHECK(dx[r * in + i] == doctest::Approx(s).epsilon(1e-5));
+    }
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i) {
+      double s = 1;
+      for (int64_t r = 0; r < rows; ++r) s += dy[r * out + o] * x[r * in + i];
+      CHECK(dw[o * in + i] == doctest::Approx(s).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("rmsnorm backward agrees with finite differences") {
+  std::mt19937_64 rng(1);
+  const int64_t n = 5, d = 96;
+  auto x = randn(rng, n * d), w = randn(rng, d, 0.5f);
+  std::vector<float> rstd(n);
+  auto fwd = [&] {
+    std::vector<float> y(size_t(n * d));
+    k::rmsnorm_forward(x.data(), w.data(), n, d, 1e-5f, y.data(), rstd.data());
+    return y;
+  };
+  auto bwd_x = [&](const std::vector<float>& r) {
+    fwd();
+    std::vector<float> dx(size_t(n * d), 0.0f), dw(size_t(d), 0.0f);
+    k::rmsnorm_backward(r.data(), x.data(), w.data(), rstd.data(), n, d, dx.data(), dw.data());
+    return dx;
+  };
+  auto bwd_w = [&](const std::vector<float>& r) {
+    fwd();
+    std::vector<float> dx(size_t(n * d), 0.0f), dw(size_t(d), 0.0f);
+    k::rmsnorm_backward(r.data(), x.data(), w.data(), rstd.data(), n, d, dx.data(), dw.data());
+    return dw;
+  };
+  check_directional(x, fwd, bwd_x, rng);
+  check_directional(w, fwd, bwd_w, rng);
+}
+
+TEST_CASE("swiglu and cross-entropy backward agree with finite differences") {
+  std::mt19937_64 rng(2);
+  const int64_t n = 4, hid = 40, V = 258;
+  auto gu = randn(rng, n * 2 * hid);
+  check_directional(
+      gu,
+      [&] {
+        std::vector<float> s(size_t(n * hid));
+        k::swiglu_forward(gu.data(), n, hid, s.data());
+        return s;
+      },
+      [&](const std::vector<float>& r) {
+        std::vector<float> dgu(gu.size());
+        k::swiglu_backward(r.data(), gu.data(), n, hid, dgu.data());
+        return dgu;
+      },
+      rng);
+  auto logits = randn(rng, n * V, 2.0f);
+  std::vector<int32_t> targets = {3, 256, -1, 100};
+  check_directional(
+      logits,
+      [&] {
+        auto z = logits;
+        std::vector<float> losses(static_cast<size_t>(n));
+        k::cross_entropy(z.data(), targets.data(), n, V, 0, losses.data());
+        return losses;
+      },
+      [&](const std::vector<float>& r) {
+        // Per-row weights: the gradient of Σ r_i loss_i, row by row.
+        std::vector<float> g(logits.size());
+        for (int64_t i = 0; i < n; ++i) {
+          std::vector<float> z(logits.begin() + i * V, logits.begin() + (i + 1) * V);
+          k::cross_entropy(z.data(), &targets[size_t(i)], 1, V, r[size_t(i)], nullptr);
+          std::copy(z.begin(), z.end(), g.begin() + i * V);
+        }
+        return g;
+      },
+      rng);
+  std::vector<float> losses(static_cast<size_t>(n));
+  auto z = logits;
+  k::cross_entropy(z.data(), targets.data(), n, V, 0, losses.data());
+  CHECK(losses[2] == 0.0f);
+  std::vector<float> lp(static_cast<size_t>(V));
+  k::log_softmax(logits.data(), V, lp.data());
+  CHECK(-lp[3] == doctest::Approx(losses[0]).epsilon(1e-5));
+}
+
+TEST_CASE("rope is a rotation whose inverse undoes it, with the spec's pairing") {
+  std::mt19937_64 rng(3);
+  const int64_t rows = 6, T = 3, hd = 64, heads = 2, stride = heads * hd + 5;
+  auto x = randn(rng, size_t(rows * stride));
+  auto y = x;
+  k::rope(y.data(), rows, T, stride, heads, hd, 10000.0f, false);
+  // Row 4 is position 1: pair (j, j + 32) of head 0 turns by base^(−2j/64).
+  for (int64_t j : {0, 5, 31}) {
+    double a = std::pow(10000.0, -2.0 * double(j) / 64.0);
+    float x1 = x[size_t(4 * stride + j)], x2 = x[size_t(4 * stride + j + 32)];
+    CHECK(y[size_t(4 * stride + j)] == doctest::Approx(x1 * std::cos(a) - x2 * std::sin(a)).epsilon(1e-5));
+    CHECK(y[size_t(4 * stride + j + 32)] == doctest::Approx(x2 * std::cos(a) + x1 * std::sin(a)).epsilon(1e-5));
+  }
+  CHECK(y[size_t(3 * stride + 7)] == x[size_t(3 * stride + 7)]);  // position 0: identity
+  k::rope(y.data(), rows, T, stride, heads, hd, 10000.0f, true);
+  for (size_t i = 0; i < x.size(); ++i) REQUIRE(y[i] == doctest::Approx(x[i]).epsilon(1e-5));
+}
+
+TEST_CASE("tiled attention matches the plain softmax and its backward agrees with finite differences") {
+  std::mt19937_64 rng(4);
+  for (int64_t T : {1, 5, 64, 130}) {
+    const int64_t B = 2, H = 2, hd = 64, D = H * hd;
+    auto qkv = randn(rng, size_t(B * T * 3 * D));
+    std::vector<float> out(size_t(B * T * D)), lse(size_t(B * H * T));
+    k::attention_forward(qkv.data(), B, T, H, hd, out.data(), lse.data());
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t t = 0; t < T; t += std::max<int64_t>(1, T / 7)) {
+          // Reference: softmax over keys 0..t of q·k/sqrt(hd), then the weighted sum of v.
+          auto q = &qkv[size_t((b * T + t) * 3 * D + h * hd)];
+          std::vector<double> s(size_t(t + 1));
+          double mx = -1e30;
+          for (int64_t j = 0; j <= t; ++j) {
+            auto kk = &qkv[size_t((b * T + j) * 3 * D + D + h * hd)];
+            double acc = 0;
+            for (int64_t x = 0; x < hd; ++x) acc += double(q[x]) * kk[x];
+            s[size_t(j)] = acc / 8.0;
+            mx = std::max(mx, s[size_t(j)]);
+          }
+          double z = 0;
+          for (auto& v : s) z += std::exp(v - mx);
+          CHECK(lse[size_t((b * H + h) * T + t)] == doctest::Approx(mx + std::log(z)).epsilon(1e-4));
+          for (int64_t x = 0; x < hd; x += 9) {
+            double o = 0;
+            for (int64_t j = 0; j <= t; ++j) o += std::exp(s[size_t(j)] - mx) / z * qkv[size_t((b * T + j) * 3 * D + 2 * D + h * hd + x)];
+            REQUIRE(out[size_t((b * T + t) * D + h * hd + x)] == doctest::Approx(o).epsilon(1e-4));
+          }
+        }
+    if (T == 1) continue;
+    check_directional(
+        qkv,
+        [&] {
+          std::vector<float> o(size_t(B * T * D)), l(size_t(B * H * T));
+          k::attention_forward(qkv.data(), B, T, H, hd, o.data(), l.data());
+          return o;
+        },
+        [&](const std::vector<float>& r) {
+          std::vector<float> o(size_t(B * T * D)), l(size_t(B * H * T)), d(qkv.size());
+          k::attention_forward(qkv.data(), B, T, H, hd, o.data(), l.data());
+          k::attention_backward(qkv.data(), o.data(), r.data(), l.data(), B, T, H, hd, d.data());
+          return d;
+        },
+        rng, 1e-2, 5e-3);
+  }
+}
+
+TEST_CASE("the whole flat model's gradients agree with finite differences, tensor by tensor") {
+  std::mt19937_64 rng(5);
+  Config cfg = Config::flat(128, 2, 70);
+  Model model(cfg);
+  model.init(9);
+  // Larger weights than the init so every path carries signal.
+  for (auto& p : model.params) p *= 2;
+  const int64_t B = 2, T = 70;
+  std::vector<int32_t> tokens(size_t(B * T)), targets(size_t(B * T));
+  for (auto& t : tokens) t = int32_t(rng() % 258);
+  for (auto& t : targets) t = int32_t(rng() % 258);
+  targets[5] = -1;
+  auto loss = [&] { return model.forward(tokens.data(), targets.data(), B, T) / double(B * T); };
+  loss();
+  std::fill(model.grads.begin(), model.grads.end(), 0.0f);
+  model.backward(1.0f / float(B * T));
+  const auto grads = model.grads;
+  for (const auto& t : model.tensors()) {
+    if (t.name.find("layers.1.") == 0 && t.name.find("norm") == std::string::npos) continue;  // layer 0 covers them
+    CAPTURE(t.name);
+    auto v = randn(rng, t.size);
+    double analytic = 0;
+    for (size_t i = 0; i < t.size; ++i) analytic += double(grads[t.offset + i]) * v[i];
+    // A step of 1% of the tensor's typical size: small against its curvature, large against rounding.
+    double sq = 0;
+    for (size_t i = 0; i < t.size; ++i) sq += double(model.params[t.offset + i]) * model.params[t.offset + i];
+    const double eps = 1e-2 * std::sqrt(sq / double(t.size));
+    const auto saved = model.params;
+    for (size_t i = 0; i < t.size; ++i) model.params[t.offset + i] = saved[t.offset + i] + float(eps) * v[i];
+    double plus = loss();
+    for (size_t i = 0; i < t.size; ++i) model.params[t.offset + i] = saved[t.offset + i] - float(eps) * v[i];
+    double minus = loss();
+    model.params = saved;
+    double numeric = (plus - minus) / (2 * eps);
+    CAPTURE(numeric);
+    CAPTURE(analytic);
+    CHECK(std::abs(numeric - analytic) <= 1e-2 * std::abs(analytic) + 1e-4);
+  }
+}
+
+TEST_CASE("models save and load exactly, and bad files are refused by name") {
+  testing::TempDir dir;
+  Model model(Config::flat(64, 1, 16));
+  model.init(1);
+  save_model(model, dir / "m.safetensors");
+  Model back = load_model(dir / "m.safetensors");
+  CHECK(back.params == model.params);
+  CHECK(back.config().to_json() == model.config().to_json());
+  CHECK(read_model_config(dir / "m.safetensors").ctx == 16);
+
+  std::string data = testing::read_file(dir / "m.safetensors");
+  testing::write_file(dir / "cut.safetensors", data.substr(0, data.size() - 10));
+  CHECK_THROWS_WITH_AS(load_model(dir / "cut.safetensors"), doctest::Contains("truncated"), Error);
+  testing::write_file(dir / "junk.safetensors", "hello world, not a model");
+  CHECK_THROWS_AS(load_model(dir / "junk.safetensors"), Error);
+  std::string v2 = data;
+  auto at = v2.find("\"format_version\":\"1\"");
+  REQUIRE(at != std::string::npos);
+  v2[at + 18] = '2';
+  testing::write_file(dir / "v2.safetensors", v2);
+  CHECK_THROWS_WITH_AS(load_model(dir / "v2.safetensors"), doctest::Contains("unsupported model format version 2"), Error);
+  CHECK_THROWS_AS(Model(Config::flat(100, 1, 16)), Error);  // heads must be 64 wide
+}
