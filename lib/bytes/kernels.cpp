@@ -95,175 +95,31 @@ void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, in
   }
 }
 
+namespace avx2 {
+void attention_forward(const float*, int64_t, int64_t, int64_t, int64_t, float*, float*);
+void attention_backward(const float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                        float*);
+}  // namespace avx2
+namespace generic {
+void attention_forward(const float*, int64_t, int64_t, int64_t, int64_t, float*, float*);
+void attention_backward(const float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                        float*);
+}  // namespace generic
+
 namespace {
-
-constexpr int64_t tile = 64;  // query and key rows per tile
-
-// Scratch of one thread for one head: tiles of q, kᵀ, v, scores and accumulators.
-struct Scratch {
-  std::vector<float> q, kt, vt, s, acc, dp, dq, dk, dv, m, l, dsum;
-  Scratch(int64_t T, int64_t hd)
-      : q(size_t(tile * hd)), kt(size_t(hd * tile)), vt(size_t(hd * tile)), s(size_t(tile * tile)),
-        acc(size_t(tile * hd)), dp(size_t(tile * tile)), dq(size_t(tile * hd)), dk(size_t(T * hd)),
-        dv(size_t(T * hd)), m(tile), l(tile), dsum(tile) {}
-};
-
-// s (rows × cols, stride tile) = a (rows × hd) · bt (hd × cols, stride tile)
-inline void tile_scores(const float* __restrict a, const float* __restrict bt, int64_t rows, int64_t cols, int64_t hd,
-                        float* __restrict s) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float row[tile] = {};
-    for (int64_t k = 0; k < hd; ++k) {
-      float av = a[r * hd + k];
-      const float* b = bt + k * tile;
-#pragma omp simd
-      for (int64_t c = 0; c < tile; ++c) row[c] += av * b[c];
-    }
-    std::memcpy(s + r * tile, row, size_t(cols) * sizeof(float));
-  }
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
 }
-
-// Loads rows [t0, t0 + n) of one head's k (or v) transposed into out (hd × tile).
-inline void load_transposed(const float* base, int64_t row_stride, int64_t t0, int64_t n, int64_t hd, float* out) {
-  for (int64_t c = 0; c < n; ++c) {
-    const float* src = base + (t0 + c) * row_stride;
-    for (int64_t k = 0; k < hd; ++k) out[k * tile + c] = src[k];
-  }
-}
-
 }  // namespace
 
 void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse) {
-  const int64_t D = H * hd, stride = 3 * D;
-  const float scale = 1.0f / std::sqrt(float(hd));
-#pragma omp parallel
-  {
-    Scratch w(T, hd);
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) {
-        const float* qb = qkv + b * T * stride + h * hd;
-        const float *kb = qb + D, *vb = qb + 2 * D;
-        for (int64_t i0 = 0; i0 < T; i0 += tile) {
-          const int64_t rows = std::min(tile, T - i0);
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t k = 0; k < hd; ++k) w.q[size_t(r * hd + k)] = qb[(i0 + r) * stride + k] * scale;
-          std::fill(w.m.begin(), w.m.end(), -std::numeric_limits<float>::infinity());
-          std::fill(w.l.begin(), w.l.end(), 0.0f);
-          std::fill(w.acc.begin(), w.acc.end(), 0.0f);
-          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0);
-            load_transposed(kb, stride, j0, cols, hd, w.kt.data());
-            tile_scores(w.q.data(), w.kt.data(), rows, cols, hd, w.s.data());
-            for (int64_t r = 0; r < rows; ++r) {
-              float* s = w.s.data() + r * tile;
-              const int64_t visible = std::min(cols, i0 + r - j0 + 1);  // causal: keys <= query
-              if (visible <= 0) continue;
-              float mx = w.m[size_t(r)];
-              for (int64_t c = 0; c < visible; ++c) mx = std::max(mx, s[c]);
-              const float corr = std::exp(w.m[size_t(r)] - mx);
-              float sum = 0;
-              for (int64_t c = 0; c < visible; ++c) {
-                s[c] = std::exp(s[c] - mx);
-                sum += s[c];
-              }
-              w.l[size_t(r)] = w.l[size_t(r)] * corr + sum;
-              w.m[size_t(r)] = mx;
-              float* acc = w.acc.data() + r * hd;
-#pragma omp simd
-              for (int64_t k = 0; k < hd; ++k) acc[k] *= corr;
-              for (int64_t c = 0; c < visible; ++c) {
-                const float p = s[c];
-                const float* v = vb + (j0 + c) * stride;
-#pragma omp simd
-                for (int64_t k = 0; k < hd; ++k) acc[k] += p * v[k];
-              }
-            }
-          }
-          for (int64_t r = 0; r < rows; ++r) {
-            const float inv = 1.0f / w.l[size_t(r)];
-            float* o = out + (b * T + i0 + r) * D + h * hd;
-            for (int64_t k = 0; k < hd; ++k) o[k] = w.acc[size_t(r * hd + k)] * inv;
-            lse[(b * H + h) * T + i0 + r] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
-          }
-        }
-      }
-  }
+  (has_avx2() ? avx2::attention_forward : generic::attention_forward)(qkv, B, T, H, hd, out, lse);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
                         int64_t T, int64_t H, int64_t hd, float* dqkv) {
-  const int64_t D = H * hd, stride = 3 * D;
-  const float scale = 1.0f / std::sqrt(float(hd));
-#pragma omp parallel
-  {
-    Scratch w(T, hd);
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) {
-        const float* qb = qkv + b * T * stride + h * hd;
-        const float *kb = qb + D, *vb = qb + 2 * D;
-        const float* dob = dout + b * T * D + h * hd;
-        const float* ob = out + b * T * D + h * hd;
-        const float* lb = lse + (b * H + h) * T;
-        std::fill(w.dk.begin(), w.dk.end(), 0.0f);
-        std::fill(w.dv.begin(), w.dv.end(), 0.0f);
-        for (int64_t i0 = 0; i0 < T; i0 += tile) {
-          const int64_t rows = std::min(tile, T - i0);
-          for (int64_t r = 0; r < rows; ++r) {
-            const float *qr = qb + (i0 + r) * stride, *dor = dob + (i0 + r) * D, *orow = ob + (i0 + r) * D;
-            float dsum = 0;
-            for (int64_t k = 0; k < hd; ++k) {
-              w.q[size_t(r * hd + k)] = qr[k] * scale;
-              w.acc[size_t(r * hd + k)] = dor[k];  // dO tile
-              dsum += dor[k] * orow[k];
-            }
-            w.dsum[size_t(r)] = dsum;
-          }
-          std::fill(w.dq.begin(), w.dq.end(), 0.0f);
-          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0);
-            load_transposed(kb, stride, j0, cols, hd, w.kt.data());
-            load_transposed(vb, stride, j0, cols, hd, w.vt.data());
-            tile_scores(w.q.data(), w.kt.data(), rows, cols, hd, w.s.data());
-            tile_scores(w.acc.data(), w.vt.data(), rows, cols, hd, w.dp.data());
-            for (int64_t r = 0; r < rows; ++r) {
-              float *p = w.s.data() + r * tile, *dp = w.dp.data() + r * tile;
-              const int64_t visible = std::min(cols, i0 + r - j0 + 1);
-              const float l = lb[i0 + r];
-              for (int64_t c = 0; c < cols; ++c) {
-                p[c] = c < visible ? std::exp(p[c] - l) : 0.0f;
-                dp[c] = p[c] * (dp[c] - w.dsum[size_t(r)]);  // dS
-              }
-              const float *dor = w.acc.data() + r * hd, *qr = w.q.data() + r * hd;
-              float* dqr = w.dq.data() + r * hd;
-              for (int64_t c = 0; c < visible; ++c) {
-                float* dv = w.dv.data() + (j0 + c) * hd;
-                float* dk = w.dk.data() + (j0 + c) * hd;
-                const float* k = kb + (j0 + c) * stride;
-                const float pc = p[c], ds = dp[c];
-#pragma omp simd
-                for (int64_t x = 0; x < hd; ++x) {
-                  dv[x] += pc * dor[x];
-                  dk[x] += ds * qr[x];
-                  dqr[x] += ds * k[x];
-                }
-              }
-            }
-          }
-          for (int64_t r = 0; r < rows; ++r) {
-            float* dq = dqkv + (b * T + i0 + r) * stride + h * hd;
-            for (int64_t k = 0; k < hd; ++k) dq[k] = w.dq[size_t(r * hd + k)] * scale;
-          }
-        }
-        for (int64_t t = 0; t < T; ++t) {
-          float* dk = dqkv + (b * T + t) * stride + D + h * hd;
-          float* dv = dk + D;
-          std::memcpy(dk, w.dk.data() + t * hd, size_t(hd) * sizeof(float));
-          std::memcpy(dv, w.dv.data() + t * hd, size_t(hd) * sizeof(float));
-        }
-      }
-  }
+  (has_avx2() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, B, T, H, hd, dqkv);
 }
 
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) {

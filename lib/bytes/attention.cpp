@@ -1,0 +1,231 @@
+// Tiled causal attention. This file is compiled twice, for AVX2+FMA and for the baseline ISA
+// (ATTENTION_ISA names the namespace); kernels.cpp picks one at run time.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <omp.h>
+
+namespace bytes::kernels::ATTENTION_ISA {
+
+namespace {
+
+constexpr int64_t tile = 64;  // query and key rows per tile
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+
+inline v8 load8(const float* p) {
+  v8 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
+
+// exp of 8 floats to about 1 ulp: range reduction by ln 2, a degree-6 polynomial, and the exponent
+// added directly. Inputs below −87 give 0 (used for masked scores).
+inline v8 exp8(v8 x) {
+  x = x < splat(-87.0f) ? splat(-87.0f) : x;
+  x = x > splat(88.0f) ? splat(88.0f) : x;
+  v8 n = x * splat(1.44269504088896341f);
+  n = __builtin_convertvector(__builtin_convertvector(n + (n >= splat(0.0f) ? splat(0.5f) : splat(-0.5f)), i8), v8);
+  v8 r = x - n * splat(0.693359375f) + n * splat(2.12194440e-4f);
+  v8 p = splat(1.9875691500e-4f);
+  p = p * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = p * r * r + r + splat(1.0f);
+  i8 e = (__builtin_convertvector(n, i8) + 127) << 23;
+  v8 scale;
+  __builtin_memcpy(&scale, &e, sizeof scale);
+  return p * scale;
+}
+
+// C (M × N, ldc) = or += A (M × K, lda) · B (K × N, ldb), N a multiple of 16: the small products
+// of one attention tile, in 6 × 16 register blocks.
+void tile_gemm(int64_t M, int64_t N, int64_t K,
+                                                                        const float* A, int64_t lda,
+                                                                        const float* B, int64_t ldb, float* C,
+                                                                        int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < M; i += 6) {
+    const int64_t mr = std::min<int64_t>(6, M - i);
+    const float* a[6];
+    for (int64_t r = 0; r < 6; ++r) a[r] = A + (i + std::min(r, mr - 1)) * lda;
+    for (int64_t j = 0; j < N; j += 16) {
+      v8 c[6][2] = {};
+      for (int64_t k = 0; k < K; ++k) {
+        const v8 b0 = load8(B + k * ldb + j), b1 = load8(B + k * ldb + j + 8);
+        for (int64_t r = 0; r < 6; ++r) {
+          const v8 av = splat(a[r][k]);
+          c[r][0] += av * b0;
+          c[r][1] += av * b1;
+        }
+      }
+      for (int64_t r = 0; r < mr; ++r) {
+        float* out = C + (i + r) * ldc + j;
+        if (accumulate) {
+          store8(out, load8(out) + c[r][0]);
+          store8(out + 8, load8(out + 8) + c[r][1]);
+        } else {
+          store8(out, c[r][0]);
+          store8(out + 8, c[r][1]);
+        }
+      }
+    }
+  }
+}
+
+// Scratch of one thread: full 64-row tiles (zero-padded past the sequence's end).
+struct Scratch {
+  std::vector<float> q, k, kt, v, vt, s, pt, acc, dout, dq, dk, dv, m, l, dsum;
+  Scratch(int64_t T, int64_t hd)
+      : q(size_t(tile * hd)), k(size_t(tile * hd)), kt(size_t(hd * tile)), v(size_t(tile * hd)),
+        vt(size_t(hd * tile)), s(size_t(tile * tile)), pt(size_t(tile * tile)), acc(size_t(tile * hd)),
+        dout(size_t(tile * hd)), dq(size_t(tile * hd)), dk(size_t((T + tile) * hd)), dv(size_t((T + tile) * hd)),
+        m(tile), l(tile), dsum(tile) {}
+};
+
+// Rows [t0, t0 + n) of one head (row stride `stride`) into a 64-row tile, scaled, zero-padded.
+inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t hd, float scale, float* out) {
+  for (int64_t r = 0; r < tile; ++r)
+    for (int64_t x = 0; x < hd; ++x) out[r * hd + x] = r < n ? base[(t0 + r) * stride + x] * scale : 0.0f;
+}
+inline void transpose(const float* in, int64_t rows, int64_t cols, float* out) {  // in rows×cols → cols×rows
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+}
+
+// p[c] = exp(s[c] − shift) for c < visible, else 0, over one 64-wide row; returns the sum.
+inline float exp_row(float* s, float shift, int64_t visible) {
+  v8 sum = splat(0.0f);
+  for (int64_t c = 0; c < tile; c += 8) {
+    v8 e = exp8(load8(s + c) - splat(shift));
+    for (int64_t x = 0; x < 8; ++x)
+      if (c + x >= visible) e[x] = 0.0f;
+    store8(s + c, e);
+    sum += e;
+  }
+  float total = 0;
+  for (int64_t x = 0; x < 8; ++x) total += sum[x];
+  return total;
+}
+
+}  // namespace
+
+void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse) {
+  const int64_t D = H * hd, stride = 3 * D;
+  const float scale = 1.0f / std::sqrt(float(hd));
+#pragma omp parallel
+  {
+    Scratch w(T, hd);
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* qb = qkv + b * T * stride + h * hd;
+        const float *kb = qb + D, *vb = qb + 2 * D;
+        for (int64_t i0 = 0; i0 < T; i0 += tile) {
+          const int64_t rows = std::min(tile, T - i0);
+          load_rows(qb, stride, i0, rows, hd, scale, w.q.data());
+          std::fill(w.m.begin(), w.m.end(), -1e30f);
+          std::fill(w.l.begin(), w.l.end(), 0.0f);
+          std::fill(w.acc.begin(), w.acc.end(), 0.0f);
+          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
+            const int64_t cols = std::min(tile, T - j0);
+            load_rows(kb, stride, j0, cols, hd, 1.0f, w.k.data());
+            transpose(w.k.data(), tile, hd, w.kt.data());
+            load_rows(vb, stride, j0, cols, hd, 1.0f, w.v.data());
+            tile_gemm(rows, tile, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
+            for (int64_t r = 0; r < rows; ++r) {
+              float* s = w.s.data() + r * tile;
+              const int64_t visible = std::min(cols, i0 + r - j0 + 1);  // causal: keys <= query
+              float mx = w.m[size_t(r)];
+              for (int64_t c = 0; c < visible; ++c) mx = std::max(mx, s[c]);
+              const float corr = std::exp(w.m[size_t(r)] - mx);
+              w.l[size_t(r)] = w.l[size_t(r)] * corr + exp_row(s, mx, visible);
+              w.m[size_t(r)] = mx;
+              float* acc = w.acc.data() + r * hd;
+              for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
+            }
+            tile_gemm(rows, hd, tile, w.s.data(), tile, w.v.data(), hd, w.acc.data(), hd, true);
+          }
+          for (int64_t r = 0; r < rows; ++r) {
+            const float inv = 1.0f / w.l[size_t(r)];
+            float* o = out + (b * T + i0 + r) * D + h * hd;
+            for (int64_t x = 0; x < hd; ++x) o[x] = w.acc[size_t(r * hd + x)] * inv;
+            lse[(b * H + h) * T + i0 + r] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
+          }
+        }
+      }
+  }
+}
+
+void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
+                        int64_t T, int64_t H, int64_t hd, float* dqkv) {
+  const int64_t D = H * hd, stride = 3 * D;
+  const float scale = 1.0f / std::sqrt(float(hd));
+#pragma omp parallel
+  {
+    Scratch w(T, hd);
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* qb = qkv + b * T * stride + h * hd;
+        const float *kb = qb + D, *vb = qb + 2 * D;
+        const float* dob = dout + b * T * D + h * hd;
+        const float* ob = out + b * T * D + h * hd;
+        const float* lb = lse + (b * H + h) * T;
+        std::fill(w.dk.begin(), w.dk.end(), 0.0f);
+        std::fill(w.dv.begin(), w.dv.end(), 0.0f);
+        for (int64_t i0 = 0; i0 < T; i0 += tile) {
+          const int64_t rows = std::min(tile, T - i0);
+          load_rows(qb, stride, i0, rows, hd, scale, w.q.data());
+          load_rows(dob, D, i0, rows, hd, 1.0f, w.dout.data());
+          for (int64_t r = 0; r < rows; ++r) {
+            const float *dor = dob + (i0 + r) * D, *orow = ob + (i0 + r) * D;
+            float dsum = 0;
+            for (int64_t x = 0; x < hd; ++x) dsum += dor[x] * orow[x];
+            w.dsum[size_t(r)] = dsum;
+          }
+          std::fill(w.dq.begin(), w.dq.end(), 0.0f);
+          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
+            const int64_t cols = std::min(tile, T - j0);
+            load_rows(kb, stride, j0, cols, hd, 1.0f, w.k.data());
+            transpose(w.k.data(), tile, hd, w.kt.data());
+            load_rows(vb, stride, j0, cols, hd, 1.0f, w.v.data());
+            transpose(w.v.data(), tile, hd, w.vt.data());
+            tile_gemm(tile, tile, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
+            tile_gemm(tile, tile, hd, w.dout.data(), hd, w.vt.data(), tile, w.acc.data(), tile, false);  // dP
+            for (int64_t r = 0; r < tile; ++r) {
+              float *p = w.s.data() + r * tile, *dp = w.acc.data() + r * tile;
+              const int64_t visible = r < rows ? std::min(cols, i0 + r - j0 + 1) : 0;
+              exp_row(p, r < rows ? lb[i0 + r] : 0.0f, visible);
+              const float dsum = r < rows ? w.dsum[size_t(r)] : 0.0f;
+              for (int64_t c = 0; c < tile; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
+            }
+            transpose(w.s.data(), tile, tile, w.pt.data());
+            tile_gemm(tile, hd, tile, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true);
+            transpose(w.acc.data(), tile, tile, w.pt.data());
+            tile_gemm(tile, hd, tile, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true);
+            tile_gemm(tile, hd, tile, w.acc.data(), tile, w.k.data(), hd, w.dq.data(), hd, true);
+          }
+          for (int64_t r = 0; r < rows; ++r) {
+            float* dq = dqkv + (b * T + i0 + r) * stride + h * hd;
+            for (int64_t x = 0; x < hd; ++x) dq[x] = w.dq[size_t(r * hd + x)] * scale;
+          }
+        }
+        for (int64_t t = 0; t < T; ++t) {
+          float* dk = dqkv + (b * T + t) * stride + D + h * hd;
+          float* dv = dk + D;
+          std::memcpy(dk, w.dk.data() + t * hd, size_t(hd) * sizeof(float));
+          std::memcpy(dv, w.dv.data() + t * hd, size_t(hd) * sizeof(float));
+        }
+      }
+  }
+}
+
+}  // namespace bytes::kernels::ATTENTION_ISA
