@@ -85,11 +85,11 @@ void add_json(CLI::App& app, Common& common) {
 
 void add_threads(CLI::App& app, Common& common) {
   app.add_option("--threads", common.threads, "Worker threads (0 = every available core)")
-      ->check(CLI::Range(0, 4096));
+      ->check(CLI::Range(0, 4096))->default_str("0");
 }
 
 void add_seed(CLI::App& app, Common& common) {
-  app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output");
+  app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->capture_default_str();
 }
 
 int thread_count(const Common& common) {

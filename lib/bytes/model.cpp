@@ -124,15 +124,19 @@ void Model::init(uint64_t seed) {
   }
 }
 
+uint64_t Model::arena_floats(const Config& c, int64_t N) {
+  const int64_t d = c.d_model, hid = c.ffn_hidden, V = c.vocab, L = c.n_layers, H = c.n_heads;
+  const int64_t per_layer = d + 1 + 3 * d + d + H + d + d + 1 + 2 * hid + hid;
+  return uint64_t(N) * uint64_t((L + 1) * d + L * per_layer + d + 1 + V + 1 + d + d + hid + 2 * hid + d + d + 3 * d + d);
+}
+
 void Model::reserve(int64_t B, int64_t T) {
   B_ = B;
   T_ = T;
   const int64_t N = B * T;
   if (N <= capacity_) return;
   const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, L = cfg_.n_layers, H = cfg_.n_heads;
-  const int64_t per_layer = d + 1 + 3 * d + d + H + d + d + 1 + 2 * hid + hid;
-  const int64_t total = N * ((L + 1) * d + L * per_layer + d + 1 + V + 1 + d + d + hid + 2 * hid + d + d + 3 * d + d);
-  arena_.assign(size_t(total), 0.0f);
+  arena_.assign(size_t(arena_floats(cfg_, N)), 0.0f);
   capacity_ = N;
   float* p = arena_.data();
   auto take = [&](int64_t width) {

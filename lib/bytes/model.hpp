@@ -53,6 +53,9 @@ class Model {
   // Adds grad_scale · ∂(sum of losses)/∂params into grads. Call after forward with targets.
   void backward(float grad_scale);
 
+  // Floats of activation memory a forward/backward over N tokens needs.
+  static uint64_t arena_floats(const Config& c, int64_t N);
+
   const float* logits() const { return logits_; }
   const float* losses() const { return losses_; }
   Precision precision = Precision::f32;

@@ -82,7 +82,6 @@ void Progress::finish() {
     std::fflush(stderr);
   }
   drawn_ = false;
-  enabled_ = false;
 }
 
 }  // namespace bytes

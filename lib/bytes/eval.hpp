@@ -1,0 +1,25 @@
+// Bits per byte as SPEC.md defines it, with bytes-eval's window protocol: a document is BOS +
+// its bytes; windows of at most ctx tokens advance by a stride; each window scores only the
+// targets not scored before. The document-ending boundary is not scored.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bytes/model.hpp"
+
+namespace bytes {
+
+struct Scorer {
+  Model& model;
+  int64_t stride = 0;  // 0: ctx/2
+  int64_t batch = 16;  // full-length windows run this many at a time
+
+  // Bits of each byte of doc (−log2 p of byte i given BOS and bytes < i under the protocol).
+  std::vector<double> bits(const uint8_t* doc, size_t n);
+};
+
+// zstd -19's bits per byte on these bytes: the floor a model must beat.
+double zstd_bpb(const uint8_t* data, size_t n, int level = 19);
+
+}  // namespace bytes

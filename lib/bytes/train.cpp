@@ -1,0 +1,376 @@
+#include "bytes/train.hpp"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "bytes/cli.hpp"
+#include "bytes/error.hpp"
+#include "bytes/eval.hpp"
+#include "bytes/io.hpp"
+
+namespace bytes {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Sampler
+
+Sampler::Sampler(const Dataset& ds, Split split, uint64_t memory_limit) : ds_(ds), split_(split) {
+  bytes_ = ds.stats(split).bytes;
+  for (uint64_t i = 0; i < ds.docs(); ++i) {
+    auto d = ds.doc(i);
+    if (d.split == split) starts_.push_back(d.offset);
+  }
+  if (starts_.empty() || bytes_ == 0)
+    throw Error(std::string("the ") + split_name(split) + " split of " + ds.path() + " has no bytes to train on");
+  if (bytes_ <= memory_limit) {
+    memory_.reserve(bytes_);
+    ds.for_each_frame(split, [&](const uint8_t* p, size_t n) { memory_.insert(memory_.end(), p, p + n); });
+  }
+}
+
+void Sampler::read(uint64_t offset, uint64_t n, uint8_t* out) {
+  if (!memory_.empty()) std::memcpy(out, memory_.data() + offset, n);
+  else ds_.read(split_, offset, n, out);
+}
+
+void Sampler::batch(uint64_t seed, uint64_t step, int64_t B, int64_t T, int32_t* x, int32_t* y) {
+  std::vector<int32_t> tokens(size_t(T + 1));
+  std::vector<uint8_t> buf(size_t(T + 1));
+  for (int64_t b = 0; b < B; ++b) {
+    // Counter-based: window b of step s depends on nothing but (seed, s, b), so resume is exact.
+    uint64_t key[3] = {seed, step, uint64_t(b)};
+    uint64_t start = XXH3_64bits(key, sizeof key) % bytes_;
+    // The window walks the stream from `start`, putting BOS before each document's first byte
+    // and wrapping at the end of the split.
+    auto next = std::lower_bound(starts_.begin(), starts_.end(), start);
+    uint64_t pos = start;
+    int64_t filled = 0;
+    while (filled < T + 1) {
+      uint64_t doc_start = next == starts_.end() ? bytes_ : *next;
+      if (pos == doc_start && next != starts_.end()) {
+        tokens[size_t(filled++)] = BOS;
+        ++next;
+        continue;
+      }
+      if (pos == bytes_) {  // wrap
+        pos = 0;
+        next = starts_.begin();
+        continue;
+      }
+      uint64_t run = std::min<uint64_t>(doc_start - pos, uint64_t(T + 1 - filled));
+      read(pos, run, buf.data());
+      for (uint64_t i = 0; i < run; ++i) tokens[size_t(filled++)] = buf[i];
+      pos += run;
+    }
+    std::memcpy(x + b * T, tokens.data(), size_t(T) * sizeof(int32_t));
+    std::memcpy(y + b * T, tokens.data() + 1, size_t(T) * sizeof(int32_t));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps) {
+  if (o.warmup > 0 && step < o.warmup) return o.lr * double(step + 1) / double(o.warmup);
+  if (total_steps <= o.warmup) return o.lr;
+  double progress = std::min(1.0, double(step - o.warmup) / double(std::max<int64_t>(1, total_steps - o.warmup)));
+  double min_lr = o.lr * o.min_lr_ratio;
+  return min_lr + 0.5 * (o.lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+uint64_t activation_bytes(const Config& c, int64_t B, int64_t T) { return 4 * Model::arena_floats(c, B * T); }
+
+nlohmann::ordered_json TrainReport::json() const {
+  auto round4 = [](double v) { return std::round(v * 1e4) / 1e4; };
+  nlohmann::ordered_json j = {{"step", step}, {"bytes", bytes}, {"train_bpb", round4(train_bpb)}};
+  if (val_bpb >= 0) j["val_bpb"] = round4(val_bpb);
+  j["lr"] = lr;
+  j["bytes_per_s"] = std::round(bytes_per_s);
+  j["ms_per_step"] = std::round(ms_per_step * 10) / 10;
+  j["seconds"] = std::round(seconds * 100) / 100;
+  return j;
+}
+
+std::string TrainReport::line() const {
+  char buf[256];
+  char val[32] = "-";
+  if (val_bpb >= 0) std::snprintf(val, sizeof val, "%.4f", val_bpb);
+  std::snprintf(buf, sizeof buf, "step %ld/%ld train_bpb %.4f val_bpb %s bytes/s %.0f ms/step %.1f lr %.3e", long(step),
+                long(total_steps), train_bpb, val, bytes_per_s, ms_per_step, lr);
+  return buf;
+}
+
+namespace {
+
+// state.bin: everything a resumed run needs, self-contained (weights included) so that a crash
+// between writing two files can never pair weights with the wrong optimizer state.
+constexpr char state_magic[8] = {'\x89', 'B', 'Y', 'T', 'R', 'U', 'N', '\n'};
+constexpr uint32_t state_version = 1;
+
+struct State {
+  int64_t step = 0, total_steps = 0;
+  uint64_t bytes = 0;
+  double seconds = 0, train_seconds = 0;
+  std::vector<float> m, v;
+};
+
+void save_state(const std::string& path, const Model& model, const State& st) {
+  AtomicFile out(path);
+  XXH3_state_t* h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  auto put = [&](const void* p, size_t n) {
+    out.write(p, n);
+    XXH3_64bits_update(h, p, n);
+  };
+  uint64_t n = uint64_t(model.n_params());
+  std::string config = model.config().to_json().dump();
+  uint32_t config_len = uint32_t(config.size());
+  put(state_magic, 8);
+  put(&state_version, 4);
+  put(&config_len, 4);
+  put(config.data(), config.size());
+  put(&st.step, 8);
+  put(&st.total_steps, 8);
+  put(&st.bytes, 8);
+  put(&st.seconds, 8);
+  put(&st.train_seconds, 8);
+  put(&n, 8);
+  put(model.params.data(), n * 4);
+  put(st.m.data(), n * 4);
+  put(st.v.data(), n * 4);
+  uint64_t sum = XXH3_64bits_digest(h);
+  XXH3_freeState(h);
+  out.write(&sum, 8);
+  out.commit(true);
+}
+
+void load_state(const std::string& path, Model& model, State& st) {
+  InputFile in(path);
+  std::vector<uint8_t> data(size_t(in.size()));
+  in.pread_exact(data.data(), data.size(), 0);
+  auto bad = [&](const std::string& what) { throw Error("bad training state (" + what + "): " + path); };
+  if (data.size() < 24 || std::memcmp(data.data(), state_magic, 8) != 0) bad("not a bytes training state");
+  uint32_t version, config_len;
+  std::memcpy(&version, data.data() + 8, 4);
+  if (version != state_version)
+    throw Error("unsupported training state version " + std::to_string(version) + ": " + path);
+  uint64_t sum;
+  std::memcpy(&sum, data.data() + data.size() - 8, 8);
+  if (XXH3_64bits(data.data(), data.size() - 8) != sum) bad("checksum mismatch: truncated or corrupt");
+  std::memcpy(&config_len, data.data() + 12, 4);
+  size_t at = 16;
+  if (config_len > data.size() - at) bad("config length");
+  auto config = nlohmann::json::parse(std::string(data.begin() + long(at), data.begin() + long(at + config_len)));
+  at += config_len;
+  if (Config::from_json(config).to_json() != model.config().to_json())
+    throw Error("the run in " + fs::path(path).parent_path().string() +
+                " was made with another model (its config: " + config.dump() + ")");
+  uint64_t n;
+  auto get = [&](void* p, size_t k) {
+    if (at + k > data.size() - 8) bad("too short");
+    std::memcpy(p, data.data() + at, k);
+    at += k;
+  };
+  get(&st.step, 8);
+  get(&st.total_steps, 8);
+  get(&st.bytes, 8);
+  get(&st.seconds, 8);
+  get(&st.train_seconds, 8);
+  get(&n, 8);
+  if (n != uint64_t(model.n_params())) bad("parameter count");
+  st.m.resize(n);
+  st.v.resize(n);
+  get(model.params.data(), n * 4);
+  get(st.m.data(), n * 4);
+  get(st.v.data(), n * 4);
+  if (at != data.size() - 8) bad("trailing bytes");
+}
+
+// Keeps the lines of metrics.jsonl up to `step` (a run killed after its last checkpoint logged
+// steps that the resumed run will log again).
+void trim_metrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() > step) break;
+    } catch (const std::exception&) {
+      break;  // a line cut short by a crash
+    }
+    kept += line + "\n";
+  }
+  AtomicFile out(path);
+  out.write(kept);
+  out.commit();
+}
+
+}  // namespace
+
+TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
+  using clock = std::chrono::steady_clock;
+  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
+    throw UsageError("give a training budget: --steps, --bytes or --time");
+  const Config& cfg = o.model;
+  const int64_t B = o.batch, T = cfg.ctx, per_step = B * T * o.accum;
+
+  Dataset ds(o.dataset);
+  Sampler sampler(ds, Split::train);
+  // Validation text: the first val_bytes of the val split's documents, scored as documents.
+  std::vector<std::vector<uint8_t>> val_docs;
+  uint64_t val_total = 0;
+  for (uint64_t i = 0; i < ds.docs() && val_total < o.val_bytes; ++i) {
+    auto d = ds.doc(i);
+    if (d.split != Split::val) continue;
+    uint64_t take = std::min(d.length, o.val_bytes - val_total);
+    std::vector<uint8_t> text(take);
+    ds.read(d.split, d.offset, take, text.data());
+    val_total += take;
+    val_docs.push_back(std::move(text));
+  }
+
+  fs::create_directories(o.run_dir);
+  const std::string state_path = o.run_dir + "/state.bin", model_path = o.run_dir + "/model.safetensors",
+                    metrics_path = o.run_dir + "/metrics.jsonl";
+  Model model(cfg);
+  model.precision = o.precision;
+  State st;
+  if (o.resume) {
+    if (!fs::exists(state_path)) throw Error("nothing to resume: no state.bin in " + o.run_dir);
+    load_state(state_path, model, st);
+    trim_metrics(metrics_path, st.step);
+  } else {
+    if (fs::exists(state_path))
+      throw Error("run directory already holds a run (use --resume to continue it, or another directory): " + o.run_dir);
+    model.init(o.seed);
+    st.m.assign(model.params.size(), 0.0f);
+    st.v.assign(model.params.size(), 0.0f);
+    std::remove(metrics_path.c_str());
+  }
+  if (!o.config_text.empty()) {
+    AtomicFile conf(o.run_dir + "/config.toml");
+    conf.write(o.config_text);
+    conf.commit();
+  }
+  std::FILE* metrics = std::fopen(metrics_path.c_str(), "a");
+  if (!metrics) throw_errno("cannot open", metrics_path);
+  struct Closer {
+    std::FILE* f;
+    ~Closer() { std::fclose(f); }
+  } closer{metrics};
+
+  // The schedule's length: from the step or byte budget, or (time only) measured after a few steps.
+  auto budget_steps = [&]() -> int64_t {
+    int64_t s = o.max_steps > 0 ? o.max_steps : INT64_MAX;
+    if (o.max_bytes > 0) s = std::min<int64_t>(s, int64_t((o.max_bytes + uint64_t(per_step) - 1) / uint64_t(per_step)));
+    return s == INT64_MAX ? 0 : s;
+  };
+  if (st.total_steps == 0) st.total_steps = budget_steps();
+
+  std::vector<int32_t> x(size_t(B * T)), y(size_t(B * T));
+  auto validate = [&]() {
+    if (val_docs.empty()) return -1.0;
+    Scorer scorer{model, 0, 8};
+    double bits = 0;
+    uint64_t n = 0;
+    for (const auto& doc : val_docs) {
+      for (double b : scorer.bits(doc.data(), doc.size())) bits += b;
+      n += doc.size();
+    }
+    return n ? bits / double(n) : -1.0;
+  };
+  auto checkpoint = [&]() {
+    save_state(state_path, model, st);
+    save_model(model, model_path);
+  };
+
+  TrainReport rep;
+  auto run_start = clock::now();
+  const double seconds_before = st.seconds;
+  double window_seconds = 0;
+  int64_t window_steps = 0;
+  while (true) {
+    bool done = (st.total_steps > 0 && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds);
+    if (done) break;
+    auto t0 = clock::now();
+    std::fill(model.grads.begin(), model.grads.end(), 0.0f);
+    double loss = 0;
+    for (int64_t a = 0; a < o.accum; ++a) {
+      sampler.batch(o.seed, uint64_t(st.step * o.accum + a), B, T, x.data(), y.data());
+      loss += model.forward(x.data(), y.data(), B, T);
+      model.backward(1.0f / float(B * T * o.accum));
+    }
+    // Clip the global gradient norm, then AdamW with decoupled weight decay and bias correction.
+    double sq = 0;
+    for (float g : model.grads) sq += double(g) * g;
+    const double norm = std::sqrt(sq);
+    if (!std::isfinite(norm)) throw Error("training diverged at step " + std::to_string(st.step) + " (gradient is not finite)");
+    const float clip_scale = o.clip > 0 && norm > o.clip ? float(o.clip / norm) : 1.0f;
+    const double lr = learning_rate(o, st.step, st.total_steps > 0 ? st.total_steps : INT64_MAX);
+    const int64_t t = st.step + 1;
+    const float bc1 = float(1 - std::pow(o.beta1, double(t))), bc2 = float(1 - std::pow(o.beta2, double(t)));
+    const float b1 = float(o.beta1), b2 = float(o.beta2), flr = float(lr);
+    for (const auto& tensor : model.tensors()) {
+      // Decoupled weight decay (p ← p·(1 − lr·λ), as PyTorch's AdamW) on matrices only, not norms.
+      const float keep = tensor.shape.size() == 2 ? float(1 - lr * o.weight_decay) : 1.0f;
+      float* p = model.params.data() + tensor.offset;
+      const float* g = model.grads.data() + tensor.offset;
+      float *m = st.m.data() + tensor.offset, *v = st.v.data() + tensor.offset;
+      const int64_t n = int64_t(tensor.size);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = g[i] * clip_scale;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        p[i] = p[i] * keep - flr * (m[i] / bc1) / (std::sqrt(v[i] / bc2) + 1e-8f);
+      }
+    }
+    st.step++;
+    st.bytes += uint64_t(per_step);
+    double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    st.train_seconds += dt;
+    st.seconds = seconds_before + std::chrono::duration<double>(clock::now() - run_start).count();
+    window_seconds += dt;
+    window_steps++;
+
+    // A time budget alone: after the first steps (the first is slow: primitives, page faults),
+    // fix the schedule's length from the measured speed.
+    if (st.total_steps == 0 && o.max_seconds > 0 && st.step >= 4) {
+      double per = window_seconds / double(window_steps);
+      st.total_steps = std::max<int64_t>(st.step + 1, st.step + int64_t((o.max_seconds - st.seconds) / per));
+    }
+
+    rep.step = st.step;
+    rep.bytes = st.bytes;
+    rep.seconds = st.seconds;
+    rep.train_bpb = loss / double(B * T * o.accum) / std::log(2.0);
+    rep.lr = lr;
+    rep.total_steps = st.total_steps;
+    rep.ms_per_step = 1000 * window_seconds / double(window_steps);
+    rep.bytes_per_s = double(per_step) * double(window_steps) / window_seconds;
+    rep.val_bpb = -1;
+    bool last = (st.total_steps > 0 && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
+                cli::interrupted();
+    if ((o.val_every > 0 && st.step % o.val_every == 0) || last) rep.val_bpb = validate();
+    if (hooks.on_step) hooks.on_step(rep);
+    if (st.step % std::max<int64_t>(1, o.log_every) == 0 || rep.val_bpb >= 0 || last) {
+      std::string line = rep.json().dump() + "\n";
+      if (std::fputs(line.c_str(), metrics) < 0 || std::fflush(metrics) != 0) throw_errno("write error", metrics_path);
+      if (hooks.on_log) hooks.on_log(rep);
+      window_seconds = 0;
+      window_steps = 0;
+    }
+    if ((o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) || last) checkpoint();
+    if (cli::interrupted()) throw cli::Interrupted();
+  }
+  return rep;
+}
+
+}  // namespace bytes

@@ -1,0 +1,155 @@
+// bytes-train: train a byte model on a dataset from the terminal.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "bytes/cli.hpp"
+#include "bytes/error.hpp"
+#include "bytes/io.hpp"
+#include "bytes/parallel.hpp"
+#include "bytes/progress.hpp"
+#include "bytes/train.hpp"
+
+using namespace bytes;
+
+namespace {
+
+// "600", "90s", "10m", "1.5h" → seconds.
+double parse_duration(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw UsageError("not a duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
+  }
+  std::string unit = text.substr(used);
+  double scale = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+  if (scale < 0 || !(v > 0)) throw UsageError("not a positive duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
+  return v * scale;
+}
+
+uint64_t available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+// Where --resume finds the run's options: RUN/config.toml, when no --config is given.
+std::string resume_config(int argc, char** argv) {
+  bool resume = false, has_config = false;
+  std::string out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--resume") resume = true;
+    if (a == "--config" || a.rfind("--config=", 0) == 0) has_config = true;
+    if ((a == "-o" || a == "--output") && i + 1 < argc) out = argv[i + 1];
+    if (a.rfind("--output=", 0) == 0) out = a.substr(9);
+  }
+  return resume && !has_config && !out.empty() ? out + "/config.toml" : "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a byte model on a dataset, with checkpoints, resume and metrics", "bytes-train"};
+  cli::Common common;
+  cli::init(app, common);
+  cli::add_json(app, common);
+  cli::add_threads(app, common);
+  common.seed = 1;
+  cli::add_seed(app, common);
+  std::string config_default = resume_config(argc, argv);
+  app.set_config("--config", config_default, "Read options from this TOML file (a run's config.toml repeats it)");
+
+  TrainOptions o;
+  int64_t d = 384, layers = 6, ctx = 256;
+  std::string precision = "f32", bytes_budget, time_budget, val_bytes = "64K";
+  app.add_option("-d,--data", o.dataset, "Dataset to train on (bytes-dataset(5)); its train split is used")
+      ->required()->type_name("DATASET");
+  app.add_option("-o,--output", o.run_dir, "Run directory: model, training state, config, metrics")->required()
+      ->type_name("RUN");
+  app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
+  app.add_option("--arch", o.model.arch, "Architecture")->check(CLI::IsMember({"flat"}))->default_str("flat");
+  app.add_option("--d-model", d, "Model width (a multiple of 64)")->check(CLI::Range(64, 8192))->default_str("384");
+  app.add_option("--layers", layers, "Transformer blocks")->check(CLI::Range(1, 256))->default_str("6");
+  app.add_option("--ctx", ctx, "Context length in tokens")->check(CLI::Range(2, 1 << 24))->default_str("256");
+  app.add_option("--batch", o.batch, "Sequences per micro-batch")->check(CLI::Range(1, 1 << 16))->default_str("32");
+  app.add_option("--accum", o.accum, "Micro-batches per optimizer step")->check(CLI::Range(1, 1 << 16))->default_str("1");
+  app.add_option("--lr", o.lr, "Peak learning rate")->check(CLI::Range(0.0, 10.0))->default_str("1e-3");
+  app.add_option("--min-lr", o.min_lr_ratio, "Final learning rate as a fraction of the peak")->check(CLI::Range(0.0, 1.0))
+      ->default_str("0.1");
+  app.add_option("--warmup", o.warmup, "Linear warmup steps")->check(CLI::Range(int64_t(0), int64_t(1) << 40))->default_str("100");
+  app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay (matrices only)")
+      ->check(CLI::Range(0.0, 1.0))->default_str("0.1");
+  app.add_option("--clip", o.clip, "Clip the gradient's global norm (0: off)")->check(CLI::Range(0.0, 1e6))->default_str("1");
+  app.add_option("--precision", precision, "Matrix work in f32 or bf16 (fp32 master weights)")
+      ->check(CLI::IsMember({"f32", "bf16"}))->default_str("f32");
+  app.add_option("--steps", o.max_steps, "Budget: optimizer steps")->check(CLI::PositiveNumber);
+  app.add_option("--bytes", bytes_budget, "Budget: training bytes (e.g. 50M)");
+  app.add_option("--time", time_budget, "Budget: wall time (e.g. 600, 10m, 1h)");
+  app.add_option("--val-every", o.val_every, "Validate every N steps (0: only at the end)")->check(CLI::NonNegativeNumber)
+      ->default_str("200");
+  app.add_option("--val-bytes", val_bytes, "Bytes of the val split to validate on")->default_str("64K");
+  app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (and always at the end)")
+      ->check(CLI::NonNegativeNumber)->default_str("500");
+  app.add_option("--log-every", o.log_every, "Log a line every N steps")->check(CLI::PositiveNumber)->default_str("10");
+
+  return cli::run(app, common, argc, argv, [&] {
+    o.model = Config::flat(d, layers, ctx);
+    if (d % head_dim != 0) throw UsageError("--d-model must be a multiple of 64 (heads are 64 wide)");
+    o.seed = common.seed;
+    o.precision = precision == "bf16" ? Precision::bf16 : Precision::f32;
+    if (!bytes_budget.empty()) {
+      o.max_bytes = cli::parse_size(bytes_budget);
+      if (o.max_bytes == 0) throw UsageError("--bytes must be positive");
+    }
+    if (!time_budget.empty()) o.max_seconds = parse_duration(time_budget);
+    o.val_bytes = cli::parse_size(val_bytes);
+    if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
+      throw UsageError("give a training budget: --steps, --bytes or --time");
+    set_threads(cli::thread_count(common));
+    if (o.precision == Precision::bf16 && !bf16_native())
+      spdlog::warn("this CPU has no bf16 matrix kernels ({}): the matrix work runs in f32", matmul_impl(Precision::f32));
+
+    // Refuse a size that cannot fit before any work is done.
+    Model probe(o.model);
+    uint64_t need = activation_bytes(o.model, o.batch, ctx) + 16 * uint64_t(probe.n_params());
+    uint64_t have = available_memory();
+    if (have && need > have)
+      throw Error("batch " + std::to_string(o.batch) + " × ctx " + std::to_string(ctx) + " needs " +
+                  human_bytes(double(need)) + " of memory; " + human_bytes(double(have)) +
+                  " is available: lower --batch or --ctx");
+    o.config_text = app.config_to_str(true, false);
+    spdlog::info("{} parameters, {:.1f} MFLOP per byte, {} threads, matmul {}", probe.n_params(),
+                 probe.flops_per_byte() / 1e6, threads(), matmul_impl(o.precision));
+
+    Progress bar("train", 0, "steps");
+    TrainHooks hooks;
+    hooks.on_step = [&](const TrainReport& r) {
+      if (!bar.enabled()) return;
+      bar.set_total(uint64_t(r.total_steps));
+      char note[128];
+      std::snprintf(note, sizeof note, "bpb %.3f  %.0f B/s", r.train_bpb, r.bytes_per_s);
+      bar.set_note(note);
+      bar.update(uint64_t(r.step));
+    };
+    hooks.on_log = [&](const TrainReport& r) {
+      if (bar.enabled() && r.val_bpb < 0) return;
+      bar.finish();
+      spdlog::info("{}", r.line());
+    };
+    TrainReport last = train(o, hooks);
+    bar.finish();
+    if (common.json) write_stdout(last.json().dump() + "\n");
+    spdlog::info("done: {} steps, {} bytes in {:.1f} s; model in {}/model.safetensors", last.step, last.bytes,
+                 last.seconds, o.run_dir);
+    return int(cli::ok);
+  });
+}
