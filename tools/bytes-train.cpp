@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                   human_bytes(double(need)) + " of memory; " + human_bytes(double(have)) +
                   " is available: lower --batch or --ctx");
     o.config_text = app.config_to_str(true, false);
-    spdlog::info("{} parameters, {:.1f} MFLOP per byte, {} threads, matmul {}", probe.n_params(),
+    spdlog::debug("{} parameters, {:.1f} MFLOP per byte, {} threads, matmul {}", probe.n_params(),
                  probe.flops_per_byte() / 1e6, threads(), matmul_impl(o.precision));
 
     Progress bar("train", 0, "steps");

@@ -72,6 +72,9 @@ bool colour_enabled() {
 
 void init(CLI::App& app, Common& common) {
   const std::string& name = app.get_name();
+  // A flag given twice takes its last value, as in most Unix tools (and so a command line can
+  // override a value from a config file).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.footer("See " + name + "(1) for the full manual, bytes(7) for shared conventions.");
   app.set_version_flag("--version", name + " " + BYTES_VERSION);
   app.get_formatter()->column_width(30);

@@ -1,0 +1,95 @@
+#include <doctest/doctest.h>
+
+#include "bytes/error.hpp"
+#include "bytes/eval.hpp"
+#include "bytes/train.hpp"
+#include "testing.hpp"
+
+using namespace bytes;
+
+namespace {
+
+// A dataset with the given train documents (and one val document).
+void make_dataset(const std::string& path, const std::vector<std::string>& docs) {
+  DatasetWriter w(path, {3, 4096, 1, {}});
+  uint32_t src = w.add_source("t");
+  for (const auto& d : docs) {
+    w.begin_doc(Split::train, src);
+    w.append(d.data(), d.size());
+    w.end_doc();
+  }
+  w.begin_doc(Split::val, src);
+  w.append("val", 3);
+  w.end_doc();
+  w.finish();
+}
+
+}  // namespace
+
+TEST_CASE("batches are windows of BOS + document bytes, the same for the same (seed, step)") {
+  testing::TempDir dir;
+  make_dataset(dir / "d.bds", {"abc", "", "defgh"});
+  Dataset ds(dir / "d.bds");
+  for (uint64_t limit : {uint64_t(1) << 30, uint64_t(0)}) {  // in memory, and through the frames
+    Sampler s(ds, Split::train, limit);
+    CHECK(s.bytes() == 8);
+    // The token stream, wrapping: BOS a b c BOS BOS d e f g h, BOS a …
+    const std::vector<int32_t> stream = {BOS, 'a', 'b', 'c', BOS, BOS, 'd', 'e', 'f', 'g', 'h'};
+    const int64_t B = 16, T = 12;
+    std::vector<int32_t> x(B * T), y(B * T), x2(B * T), y2(B * T);
+    s.batch(7, 3, B, T, x.data(), y.data());
+    s.batch(7, 3, B, T, x2.data(), y2.data());
+    CHECK(x == x2);
+    CHECK(y == y2);
+    for (int64_t b = 0; b < B; ++b) {
+      // Each window is a stretch of the cyclic stream, and y is x shifted by one.
+      bool found = false;
+      for (size_t start = 0; start < stream.size() && !found; ++start) {
+        bool ok = true;
+        for (int64_t t = 0; t < T && ok; ++t) ok = x[size_t(b * T + t)] == stream[(start + size_t(t)) % stream.size()];
+        found = ok;
+      }
+      CHECK(found);
+      for (int64_t t = 0; t + 1 < T; ++t) CHECK(y[size_t(b * T + t)] == x[size_t(b * T + t + 1)]);
+    }
+    s.batch(7, 4, B, T, x2.data(), y2.data());
+    CHECK(x != x2);
+  }
+  make_dataset(dir / "e.bds", {});
+  Dataset empty(dir / "e.bds");
+  CHECK_THROWS_AS(Sampler(empty, Split::train), Error);
+}
+
+TEST_CASE("the learning rate warms up linearly and decays by a cosine to its floor") {
+  TrainOptions o;
+  o.lr = 1e-3;
+  o.warmup = 10;
+  o.min_lr_ratio = 0.1;
+  CHECK(learning_rate(o, 0, 110) == doctest::Approx(1e-4));
+  CHECK(learning_rate(o, 9, 110) == doctest::Approx(1e-3));
+  CHECK(learning_rate(o, 60, 110) == doctest::Approx(0.55e-3));
+  CHECK(learning_rate(o, 110, 110) == doctest::Approx(1e-4));
+  for (int s = 10; s < 110; ++s) CHECK(learning_rate(o, s + 1, 110) <= learning_rate(o, s, 110));
+}
+
+TEST_CASE("scoring follows the window protocol: every byte once, windows no longer than ctx") {
+  Model model(Config::flat(64, 1, 16));
+  model.init(2);
+  std::string doc;
+  for (int i = 0; i < 100; ++i) doc += char('a' + i % 7);
+  auto u = reinterpret_cast<const uint8_t*>(doc.data());
+  Scorer one{model, 16, 1}, batched{model, 16, 8}, overlapped{model, 4, 8};
+  auto a = one.bits(u, doc.size()), b = batched.bits(u, doc.size()), c = overlapped.bits(u, doc.size());
+  REQUIRE(a.size() == doc.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+    CHECK(a[i] > 0);
+  }
+  // The first ctx bytes have their whole history in either case, so the strides agree there.
+  for (size_t i = 0; i < 16; ++i) CHECK(a[i] == doctest::Approx(c[i]).epsilon(1e-4));
+  // A single byte is scored from BOS alone: the model's first-position distribution.
+  std::vector<int32_t> bos = {BOS}, target = {'a'};
+  double nats = model.forward(bos.data(), target.data(), 1, 1);
+  CHECK(one.bits(u, 1)[0] == doctest::Approx(nats / std::log(2.0)).epsilon(1e-6));
+  CHECK(zstd_bpb(u, doc.size()) < 2.0);
+}

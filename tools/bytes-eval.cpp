@@ -1,0 +1,159 @@
+// bytes-eval: bits per byte of a model on a dataset split, a file or stdin; per-byte surprisal;
+// and the bits of a target text given a context.
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "bytes/cli.hpp"
+#include "bytes/dataset.hpp"
+#include "bytes/error.hpp"
+#include "bytes/eval.hpp"
+#include "bytes/io.hpp"
+#include "bytes/parallel.hpp"
+#include "bytes/progress.hpp"
+
+using namespace bytes;
+
+namespace {
+
+std::string read_all(const std::string& path) {
+  InputFile in(path);
+  std::string data;
+  char buf[1 << 16];
+  for (size_t got; (got = in.read(buf, sizeof buf)) > 0;) data.append(buf, got);
+  return data;
+}
+
+std::string fixed4(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+double round6(double v) { return std::round(v * 1e6) / 1e6; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Bits per byte of a byte model on a dataset split, a file or stdin", "bytes-eval"};
+  cli::Common common;
+  cli::init(app, common);
+  cli::add_json(app, common);
+  cli::add_threads(app, common);
+  std::string model_path, input = "-", dataset, split = "val", max_bytes;
+  int64_t stride = 0;
+  bool per_byte = false, conditional = false;
+  app.add_option("-m,--model", model_path, "Model file (a run's model.safetensors)")->required()->type_name("MODEL");
+  app.add_option("input", input, "File to score as one document, or - for stdin (default)")->type_name("FILE");
+  app.add_option("--data", dataset, "Score the documents of a dataset split instead")->type_name("DATASET");
+  app.add_option("--split", split, "Split of --data: train, val or test")
+      ->check(CLI::IsMember({"train", "val", "test"}))->default_str("val");
+  app.add_option("--stride", stride, "Window stride in tokens (default ctx/2)")->check(CLI::PositiveNumber);
+  app.add_option("--max-bytes", max_bytes, "Score only the first SIZE bytes (e.g. 100K)");
+  app.add_flag("--per-byte", per_byte, "Print offset, byte and bits of every byte (TSV, or JSON lines with --json)");
+  app.add_flag("--conditional", conditional,
+               "Input is JSON lines {\"context\": …, \"target\": …}: print the bits of each target given its context");
+
+  return cli::run(app, common, argc, argv, [&] {
+    set_threads(cli::thread_count(common));
+    if (conditional && !dataset.empty()) throw UsageError("--conditional reads JSON lines, not --data");
+    uint64_t limit = max_bytes.empty() ? UINT64_MAX : cli::parse_size(max_bytes);
+    Model model = load_model(model_path);
+    Scorer scorer{model, stride, 16};
+    const int64_t used_stride = stride > 0 ? std::min(stride, model.config().ctx) : std::max<int64_t>(1, model.config().ctx / 2);
+
+    if (conditional) {
+      std::string text = read_all(input);
+      double total_bits = 0;
+      uint64_t total_bytes = 0, line_no = 0;
+      for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(line);
+        } catch (const std::exception& e) {
+          throw Error("line " + std::to_string(line_no) + " is not JSON: " + input);
+        }
+        if (!j.is_object() || !j.contains("context") || !j.contains("target") || !j["context"].is_string() ||
+            !j["target"].is_string())
+          throw Error("line " + std::to_string(line_no) + " needs string fields \"context\" and \"target\": " + input);
+        std::string context = j["context"], target = j["target"];
+        std::string doc = context + target;
+        auto bits = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+        double sum = 0;
+        for (size_t i = context.size(); i < doc.size(); ++i) sum += bits[i];
+        total_bits += sum;
+        total_bytes += target.size();
+        nlohmann::ordered_json out = {{"line", line_no}, {"context_bytes", context.size()}, {"target_bytes", target.size()},
+                                      {"bits", round6(sum)}, {"bpb", round6(target.empty() ? 0 : sum / double(target.size()))}};
+        write_stdout(out.dump() + "\n");
+      }
+      spdlog::info("{} targets, {} bytes, {} bits per byte given their contexts", line_no, total_bytes,
+                   fixed4(total_bytes ? total_bits / double(total_bytes) : 0));
+      return int(cli::ok);
+    }
+
+    std::vector<std::string> docs;
+    if (!dataset.empty()) {
+      Dataset ds(dataset);
+      Split s = parse_split(split);
+      uint64_t taken = 0;
+      for (uint64_t i = 0; i < ds.docs() && taken < limit; ++i) {
+        if (ds.doc(i).split != s) continue;
+        std::string d = ds.read_doc(i);
+        if (d.size() > limit - taken) d.resize(limit - taken);
+        taken += d.size();
+        docs.push_back(std::move(d));
+      }
+      if (docs.empty()) throw Error("the " + split + " split of " + dataset + " has no documents");
+    } else {
+      docs.push_back(read_all(input));
+      if (docs[0].size() > limit) docs[0].resize(limit);
+    }
+    uint64_t total = 0;
+    for (const auto& d : docs) total += d.size();
+    if (total == 0) throw Error("nothing to score: the input is empty");
+
+    Progress bar("eval", total);
+    double bits = 0;
+    uint64_t done = 0, offset = 0;
+    std::string all;
+    for (const auto& d : docs) {
+      auto b = scorer.bits(reinterpret_cast<const uint8_t*>(d.data()), d.size());
+      for (size_t i = 0; i < b.size(); ++i) {
+        bits += b[i];
+        if (per_byte) {
+          unsigned byte = static_cast<unsigned char>(d[i]);
+          if (common.json)
+            write_stdout(nlohmann::json{{"offset", offset + i}, {"byte", byte}, {"bits", round6(b[i])}}.dump() + "\n");
+          else
+            write_stdout(std::to_string(offset + i) + "\t" + std::to_string(byte) + "\t" + fixed4(b[i]) + "\n");
+        }
+      }
+      offset += d.size();
+      done += d.size();
+      all += d;
+      bar.update(done);
+    }
+    bar.finish();
+    const double bpb = bits / double(total), zstd = zstd_bpb(reinterpret_cast<const uint8_t*>(all.data()), all.size());
+    if (common.json && !per_byte) {
+      nlohmann::ordered_json j = {{"bpb", round6(bpb)}, {"bits", round6(bits)}, {"bytes", total},
+                                  {"docs", docs.size()}, {"zstd_bpb", round6(zstd)}, {"stride", used_stride},
+                                  {"ctx", model.config().ctx}};
+      write_stdout(j.dump() + "\n");
+    } else if (!per_byte) {
+      write_stdout("bpb " + fixed4(bpb) + "  zstd-19 " + fixed4(zstd) + "  bytes " + std::to_string(total) + "  docs " +
+                   std::to_string(docs.size()) + "  stride " + std::to_string(used_stride) + "\n");
+    } else {
+      spdlog::info("bpb {}  zstd-19 {}  bytes {}", fixed4(bpb), fixed4(zstd), total);
+    }
+    return int(cli::ok);
+  });
+}
