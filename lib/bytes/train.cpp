@@ -273,6 +273,8 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     return s == INT64_MAX ? 0 : s;
   };
   if (st.total_steps == 0) st.total_steps = budget_steps();
+  const bool time_only = budget_steps() == 0;
+  double steady_start = 0;
 
   std::vector<int32_t> x(size_t(B * T)), y(size_t(B * T));
   auto validate = [&]() {
@@ -297,7 +299,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   double window_seconds = 0;
   int64_t window_steps = 0;
   while (true) {
-    bool done = (st.total_steps > 0 && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds);
+    bool done = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds);
     if (done) break;
     auto t0 = clock::now();
     std::fill(model.grads.begin(), model.grads.end(), 0.0f);
@@ -340,11 +342,15 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     window_seconds += dt;
     window_steps++;
 
-    // A time budget alone: after the first steps (the first is slow: primitives, page faults),
-    // fix the schedule's length from the measured speed.
-    if (st.total_steps == 0 && o.max_seconds > 0 && st.step >= 4) {
-      double per = window_seconds / double(window_steps);
-      st.total_steps = std::max<int64_t>(st.step + 1, st.step + int64_t((o.max_seconds - st.seconds) / per));
+    // A time budget alone: the schedule's length is the steps done plus those the remaining time
+    // allows at the speed measured so far (the first step, slow with primitive creation, left
+    // out), so the learning rate reaches its floor as the time runs out.
+    if (time_only && st.step >= 2) {
+      if (st.step == 2) steady_start = st.train_seconds;
+      if (st.step > 2) {
+        double per = (st.train_seconds - steady_start) / double(st.step - 2);
+        st.total_steps = st.step + std::max<int64_t>(1, int64_t((o.max_seconds - st.seconds) / per));
+      }
     }
 
     rep.step = st.step;
@@ -356,7 +362,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     rep.ms_per_step = 1000 * window_seconds / double(window_steps);
     rep.bytes_per_s = double(per_step) * double(window_steps) / window_seconds;
     rep.val_bpb = -1;
-    bool last = (st.total_steps > 0 && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
+    bool last = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
                 cli::interrupted();
     if ((o.val_every > 0 && st.step % o.val_every == 0) || last) rep.val_bpb = validate();
     if (hooks.on_step) hooks.on_step(rep);
