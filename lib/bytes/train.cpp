@@ -278,13 +278,17 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
 
   std::vector<int32_t> x(size_t(B * T)), y(size_t(B * T));
   auto validate = [&]() {
-    if (val_docs.empty()) return -1.0;
+    if (val_docs.empty() || cli::interrupted()) return -1.0;
     Scorer scorer{model, 0, 8};
     double bits = 0;
     uint64_t n = 0;
-    for (const auto& doc : val_docs) {
-      for (double b : scorer.bits(doc.data(), doc.size())) bits += b;
-      n += doc.size();
+    try {
+      for (const auto& doc : val_docs) {
+        for (double b : scorer.bits(doc.data(), doc.size())) bits += b;
+        n += doc.size();
+      }
+    } catch (const cli::Interrupted&) {
+      return -1.0;  // a signal during validation: skip it and go on to the checkpoint
     }
     return n ? bits / double(n) : -1.0;
   };

@@ -61,7 +61,7 @@ assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)'
 
 case_resume_exact() {
   dataset
-  args="$tiny -d d.bds --steps 300 --checkpoint-every 20 --val-every 100"
+  args="$tiny -d d.bds --steps 300 --checkpoint-every 20 --val-every 100 --log-every 1"
   bytes-train -q $args -o straight
   bytes-train -q $args -o cut 2>err &
   pid=$!
@@ -72,6 +72,13 @@ case_resume_exact() {
   grep -q SIGTERM err || fail "no word of the signal"
   step=$(python3 -c 'import json; print([json.loads(l) for l in open("cut/metrics.jsonl")][-1]["step"])')
   [ "$step" -lt 300 ] || fail "the run finished before the signal; nothing was tested"
+  # The signal's checkpoint holds the last logged step: nothing done before the signal is lost.
+  saved=$(python3 -c '
+import struct
+d = open("cut/state.bin", "rb").read()
+n = struct.unpack_from("<I", d, 12)[0]
+print(struct.unpack_from("<q", d, 16 + n)[0])')
+  [ "$saved" = "$step" ] || fail "checkpoint at step $saved, but the run got to step $step"
   bytes-train -q --resume -o cut
   same straight/model.safetensors cut/model.safetensors
   diff <(cut -d, -f1-3 straight/metrics.jsonl) <(cut -d, -f1-3 cut/metrics.jsonl) >/dev/null \
