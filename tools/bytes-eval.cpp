@@ -2,6 +2,8 @@
 // and the bits of a target text given a context.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
   return cli::run(app, common, argc, argv, [&] {
     set_threads(cli::thread_count(common));
     if (conditional && !dataset.empty()) throw UsageError("--conditional reads JSON lines, not --data");
+    if (input == "-" && dataset.empty() && isatty(0))
+      throw UsageError("no input given and stdin is a terminal (name a file, or --data)");
     uint64_t limit = max_bytes.empty() ? UINT64_MAX : cli::parse_size(max_bytes);
     Model model = load_model(model_path);
     Scorer scorer{model, stride, 16};

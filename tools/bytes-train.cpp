@@ -1,6 +1,5 @@
 // bytes-train: train a byte model on a dataset from the terminal.
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>

@@ -78,7 +78,6 @@ struct DatasetWriter::Impl {
   uint64_t stream_size[n_splits] = {};
   SplitStats stats[n_splits];
   std::FILE* doc_index = nullptr;  // spilled to a temporary file: memory stays flat
-  uint64_t doc_index_hash_docs = 0;
   XXH3_state_t* index_hash = nullptr;
   bool in_doc = false;
   Split doc_split = Split::train;
