@@ -19,14 +19,6 @@ using namespace bytes;
 
 namespace {
 
-std::string read_all(const std::string& path) {
-  InputFile in(path);
-  std::string data;
-  char buf[1 << 16];
-  for (size_t got; (got = in.read(buf, sizeof buf)) > 0;) data.append(buf, got);
-  return data;
-}
-
 std::string fixed4(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4f", v);
@@ -53,7 +45,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"train", "val", "test"}))->default_str("val");
   app.add_option("--stride", stride, "Window stride in tokens (default ctx/2)")->check(CLI::PositiveNumber);
   app.add_option("--max-bytes", max_bytes, "Score only the first SIZE bytes (e.g. 100K)");
-  app.add_flag("--per-byte", per_byte, "Print offset, byte and bits of every byte (TSV, or JSON lines with --json)");
+  app.add_flag("--per-byte", per_byte, "Print offset, byte, bits and the most likely byte of every position (TSV, or JSON lines with --json)");
   app.add_flag("--conditional", conditional,
                "Input is JSON lines {\"context\": …, \"target\": …}: print the bits of each target given its context");
 
@@ -129,15 +121,18 @@ int main(int argc, char** argv) {
     uint64_t done = 0, offset = 0;
     std::string all;
     for (const auto& d : docs) {
-      auto b = scorer.bits(reinterpret_cast<const uint8_t*>(d.data()), d.size());
+      std::vector<uint8_t> top;
+      auto b = scorer.bits(reinterpret_cast<const uint8_t*>(d.data()), d.size(), per_byte ? &top : nullptr);
       for (size_t i = 0; i < b.size(); ++i) {
         bits += b[i];
         if (per_byte) {
           unsigned byte = static_cast<unsigned char>(d[i]);
           if (common.json)
-            write_stdout(nlohmann::json{{"offset", offset + i}, {"byte", byte}, {"bits", round6(b[i])}}.dump() + "\n");
+            write_stdout(nlohmann::ordered_json{{"offset", offset + i}, {"byte", byte}, {"bits", round6(b[i])},
+                                                {"top", top[i]}}.dump() + "\n");
           else
-            write_stdout(std::to_string(offset + i) + "\t" + std::to_string(byte) + "\t" + fixed4(b[i]) + "\n");
+            write_stdout(std::to_string(offset + i) + "\t" + std::to_string(byte) + "\t" + fixed4(b[i]) + "\t" +
+                         std::to_string(top[i]) + "\n");
         }
       }
       offset += d.size();

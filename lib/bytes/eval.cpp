@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "bytes/cli.hpp"
@@ -9,10 +10,11 @@
 
 namespace bytes {
 
-std::vector<double> Scorer::bits(const uint8_t* doc, size_t n) {
+std::vector<double> Scorer::bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top) {
   const int64_t ctx = model.config().ctx;
   const int64_t step = stride > 0 ? std::min(stride, ctx) : std::max<int64_t>(1, ctx / 2);
   std::vector<double> out(n, 0.0);
+  if (top) top->assign(n, 0);
   if (n == 0) return out;
   auto token = [&](int64_t i) { return i == 0 ? BOS : int32_t(doc[i - 1]); };  // tokens: BOS + bytes
 
@@ -36,9 +38,16 @@ std::vector<double> Scorer::bits(const uint8_t* doc, size_t n) {
         if (i >= w[b].pos && i < w[b].end) targets[size_t(b * T + t)] = doc[i];
       }
     model.forward(tokens.data(), targets.data(), count, T);
-    const float* losses = model.losses();
+    const float *losses = model.losses(), *logits = model.logits();
     for (int64_t b = 0; b < count; ++b)
-      for (int64_t i = w[b].pos; i < w[b].end; ++i) out[size_t(i)] = double(losses[b * T + (i - w[b].lo)]) * inv_ln2;
+      for (int64_t i = w[b].pos; i < w[b].end; ++i) {
+        const int64_t row = b * T + (i - w[b].lo);
+        out[size_t(i)] = double(losses[row]) * inv_ln2;
+        if (top) {
+          const float* z = logits + row * VOCAB;
+          (*top)[size_t(i)] = uint8_t(std::max_element(z, z + 256) - z);
+        }
+      }
     cli::check_interrupt();
   };
   for (size_t i = 0; i < full.size(); i += size_t(batch))

@@ -16,7 +16,8 @@ struct Scorer {
   int64_t batch = 16;  // full-length windows run this many at a time
 
   // Bits of each byte of doc (−log2 p of byte i given BOS and bytes < i under the protocol).
-  std::vector<double> bits(const uint8_t* doc, size_t n);
+  // With top, also the byte the model found most likely at each position (ties: the lowest).
+  std::vector<double> bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top = nullptr);
 };
 
 // zstd -19's bits per byte on these bytes: the floor a model must beat.

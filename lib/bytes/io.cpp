@@ -68,12 +68,12 @@ void InputFile::pread_exact(void* buf, size_t n, uint64_t offset) const {
   }
 }
 
-MappedFile::MappedFile(const InputFile& file) : size_(size_t(file.size())) {
+MappedFile::MappedFile(const InputFile& file, Use use) : size_(size_t(file.size())) {
   if (!file.regular()) throw Error("cannot map a file that is not regular: " + file.name());
   if (size_ == 0) return;
-  void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+  void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (use == Use::resident ? MAP_POPULATE : 0), file.fd(), 0);
   if (p == MAP_FAILED) throw_errno("cannot map", file.name());
-  madvise(p, size_, MADV_SEQUENTIAL);
+  madvise(p, size_, use == Use::resident ? MADV_WILLNEED : MADV_SEQUENTIAL);
   data_ = static_cast<const uint8_t*>(p);
 }
 
@@ -144,6 +144,39 @@ void AtomicFile::commit(bool durable) {
       ::close(dfd);
     }
   }
+}
+
+std::string read_all(const std::string& path) {
+  InputFile in(path);
+  std::string data;
+  if (in.regular()) data.reserve(size_t(in.size()));
+  char buf[1 << 16];
+  for (size_t got; (got = in.read(buf, sizeof buf)) > 0;) data.append(buf, got);
+  return data;
+}
+
+bool LineReader::next(std::string& line) {
+  for (;;) {
+    size_t end = buf_.find('\n', pos_);
+    if (end != std::string::npos || (eof_ && pos_ < buf_.size())) {
+      if (end == std::string::npos) end = buf_.size();
+      line.assign(buf_, pos_, end - pos_);
+      pos_ = std::min(end + 1, buf_.size());
+      ++line_no_;
+      return true;
+    }
+    if (eof_) return false;
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    char chunk[1 << 16];
+    size_t got = in_.read(chunk, sizeof chunk);
+    if (got == 0) eof_ = true;
+    buf_.append(chunk, got);
+  }
+}
+
+void flush_stdout() {
+  if (std::fflush(stdout) != 0) throw Error(std::string("write error: stdout: ") + std::strerror(errno ? errno : EIO));
 }
 
 void write_stdout(const void* data, size_t n) {

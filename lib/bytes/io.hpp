@@ -33,10 +33,12 @@ class InputFile {
   std::string name_;
 };
 
-// A regular file mapped read-only, for one pass of hashing and one of copying without read(2).
+// A regular file mapped read-only: for one pass of hashing and one of copying without read(2)
+// (sequential), or for weights read again and again (resident: read in now and kept).
 class MappedFile {
  public:
-  explicit MappedFile(const InputFile& file);
+  enum class Use { sequential, resident };
+  explicit MappedFile(const InputFile& file, Use use = Use::sequential);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -71,9 +73,31 @@ class AtomicFile {
   uint64_t offset_ = 0;
 };
 
+// The whole of a file or stdin ("-").
+std::string read_all(const std::string& path);
+
+// Lines of a file or stdin, one at a time and without their newline, read as they arrive (a
+// co-process gets an answer per line). A last line without a newline still counts.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& path) : in_(path) {}
+  bool next(std::string& line);
+  uint64_t line_number() const { return line_no_; }  // of the line next() returned last
+  const std::string& name() const { return in_.name(); }
+
+ private:
+  InputFile in_;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool eof_ = false;
+  uint64_t line_no_ = 0;
+};
+
 // Writes all of data to stdout through stdio; throws on a write error (e.g. /dev/full).
 void write_stdout(const void* data, size_t n);
 inline void write_stdout(std::string_view s) { write_stdout(s.data(), s.size()); }
+// Pushes what stdio holds to stdout now (streaming output); throws on a write error.
+void flush_stdout();
 
 // Throws Error("what: path: strerror(errno)").
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path);

@@ -71,12 +71,13 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
     for (int64_t j = 0; j < d; ++j) dw[j] += partial[size_t(t * d + j)];
 }
 
-void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse) {
+void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse,
+          int64_t pos0) {
   const int64_t half = hd / 2;
   std::vector<float> cs(size_t(T * half)), sn(size_t(T * half));
   for (int64_t p = 0; p < T; ++p)
     for (int64_t j = 0; j < half; ++j) {
-      double angle = double(p) * std::pow(double(base), -2.0 * double(j) / double(hd));
+      double angle = double(pos0 + p) * std::pow(double(base), -2.0 * double(j) / double(hd));
       cs[size_t(p * half + j)] = float(std::cos(angle));
       sn[size_t(p * half + j)] = float(inverse ? -std::sin(angle) : std::sin(angle));
     }
@@ -120,6 +121,35 @@ void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
                         int64_t T, int64_t H, int64_t hd, float* dqkv) {
   (has_avx2() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, B, T, H, hd, dqkv);
+}
+
+void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out) {
+  const int64_t D = H * hd;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  thread_local std::vector<float> p;  // scores of one head; kept so a step allocates nothing
+  p.resize(static_cast<size_t>(n));
+  for (int64_t h = 0; h < H; ++h) {
+    const float* qh = q + h * hd;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t t = 0; t < n; ++t) {
+      const float* kt = k + t * D + h * hd;
+      float dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t x = 0; x < hd; ++x) dot += qh[x] * kt[x];
+      p[size_t(t)] = dot * scale;
+      mx = std::max(mx, p[size_t(t)]);
+    }
+    float sum = 0;
+    for (int64_t t = 0; t < n; ++t) sum += p[size_t(t)] = std::exp(p[size_t(t)] - mx);
+    float* oh = out + h * hd;
+    std::fill(oh, oh + hd, 0.0f);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* vt = v + t * D + h * hd;
+      const float w = p[size_t(t)] / sum;
+#pragma omp simd
+      for (int64_t x = 0; x < hd; ++x) oh[x] += w * vt[x];
+    }
+  }
 }
 
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) {

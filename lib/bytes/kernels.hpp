@@ -18,9 +18,10 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
                       float* dx, float* dw);
 
 // Rotary embedding in place on n_heads heads of size hd in each row (row stride `stride`), the
-// rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd) with pos = row mod T.
+// rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd) with pos = pos0 + row mod T.
 // inverse = true applies the transpose rotation (the backward of the forward).
-void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse);
+void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse,
+          int64_t pos0 = 0);
 
 // Causal attention over B sequences of T rows. qkv rows hold [q | k | v] (3·H·hd floats), heads
 // side by side. out (B·T × H·hd), lse (B·H·T) the log-sum-exp of each row's scores. Tiled with an
@@ -29,6 +30,10 @@ void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_
 // dqkv (same layout as qkv) is overwritten.
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
                         int64_t T, int64_t H, int64_t hd, float* dqkv);
+
+// One query row q (H heads of hd) against n cached keys and values (rows of H·hd, keys already
+// rotated), for generation: out = softmax(q·kᵀ/√hd)·v per head.
+void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out);
 
 // gu rows are [gate (hid) | up (hid)]; s = silu(gate) ⊙ up.
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s);

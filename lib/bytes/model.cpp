@@ -87,13 +87,15 @@ Model::Model(const Config& config) : cfg_(config) {
   }
   norm_ = add("norm.weight", {d});
   head_ = add("head.weight", {V, d});
+  n_params_ = int64_t(offset);
   params.assign(offset, 0.0f);
   grads.assign(offset, 0.0f);
 }
 
-Model::LayerParams Model::layer(std::vector<float>& block, int64_t l) {
+Model::LayerParams Model::layer(const float* block, int64_t l) const {
   const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden;
-  float* p = block.data() + layer_offset_[size_t(l)];
+  // Weights are only read through these views; gradients come from the writable grads block.
+  float* p = const_cast<float*>(block) + layer_offset_[size_t(l)];
   LayerParams w;
   w.attn_norm = p;
   w.wqkv = p + d;
@@ -181,9 +183,10 @@ double Model::forward(const int32_t* tokens, const int32_t* targets, int64_t B, 
   const int64_t N = B * T, d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, H = cfg_.n_heads;
   const float eps = float(cfg_.norm_eps), base = float(cfg_.rope_base);
   tokens_.assign(tokens, tokens + N);
-  k::embedding_forward(tokens, N, params.data() + embed_, d, h_[0]);
+  const float* W = weights();
+  k::embedding_forward(tokens, N, W + embed_, d, h_[0]);
   for (int64_t l = 0; l < cfg_.n_layers; ++l) {
-    LayerParams w = layer(params, l);
+    LayerParams w = layer(W, l);
     LayerActs& a = acts_[size_t(l)];
     float *x = h_[size_t(l)], *y = h_[size_t(l) + 1];
     k::rmsnorm_forward(x, w.attn_norm, N, d, eps, a.a, a.rstd1);
@@ -198,8 +201,8 @@ double Model::forward(const int32_t* tokens, const int32_t* targets, int64_t B, 
     std::memcpy(y, a.hmid, size_t(N * d) * sizeof(float));
     linear(a.s, w.w2, y, N, hid, d, true, precision);
   }
-  k::rmsnorm_forward(h_[size_t(cfg_.n_layers)], params.data() + norm_, N, d, eps, zn_, rstdf_);
-  linear(zn_, params.data() + head_, logits_, N, d, V, false, precision);
+  k::rmsnorm_forward(h_[size_t(cfg_.n_layers)], W + norm_, N, d, eps, zn_, rstdf_);
+  linear(zn_, W + head_, logits_, N, d, V, false, precision);
   if (!targets) return 0;
   targets_.assign(targets, targets + N);
   // Losses only: the logits stay intact for callers; backward turns them into their gradient.
@@ -215,11 +218,12 @@ void Model::backward(float grad_scale) {
   // Logits become their gradient in place.
   k::cross_entropy(logits_, targets_.data(), N, V, grad_scale, nullptr);
   linear_backward_weight(logits_, zn_, grads.data() + head_, N, d, V, precision);
-  linear_backward_input(logits_, params.data() + head_, dz_, N, d, V, false, precision);
+  const float* W = weights();
+  linear_backward_input(logits_, W + head_, dz_, N, d, V, false, precision);
   std::fill(dh_, dh_ + N * d, 0.0f);
-  k::rmsnorm_backward(dz_, h_[size_t(cfg_.n_layers)], params.data() + norm_, rstdf_, N, d, dh_, grads.data() + norm_);
+  k::rmsnorm_backward(dz_, h_[size_t(cfg_.n_layers)], W + norm_, rstdf_, N, d, dh_, grads.data() + norm_);
   for (int64_t l = cfg_.n_layers - 1; l >= 0; --l) {
-    LayerParams w = layer(params, l), g = layer(grads, l);
+    LayerParams w = layer(W, l), g = layer(grads.data(), l);
     LayerActs& a = acts_[size_t(l)];
     // y = hmid + s·w2ᵀ: dh flows straight through the residual.
     linear_backward_weight(dh_, a.s, g.w2, N, hid, d, precision);
@@ -238,6 +242,70 @@ void Model::backward(float grad_scale) {
     k::rmsnorm_backward(da_, h_[size_t(l)], w.attn_norm, a.rstd1, N, d, dh_, g.attn_norm);
   }
   k::embedding_backward(tokens_.data(), N, dh_, d, grads.data() + embed_);
+}
+
+const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
+  const int64_t d = cfg_.d_model, ctx = cfg_.ctx, L = cfg_.n_layers, V = cfg_.vocab;
+  if (n < 1) throw Error("extend needs at least one token");
+  if (cache.len + n > ctx) throw Error("the generation window outgrew the model's context");
+  if (cache.k.size() != size_t(L * ctx * d)) {
+    cache.k.assign(size_t(L * ctx * d), 0.0f);
+    cache.v.assign(size_t(L * ctx * d), 0.0f);
+    cache.len = 0;
+  }
+  if (cache.len > 0 || n == 1) {
+    const float* logits = nullptr;
+    for (int64_t i = 0; i < n; ++i) logits = step(cache, tokens[i]);
+    return logits;
+  }
+  // A fresh window: one batched forward, then its keys and values go to the cache.
+  forward(tokens, nullptr, 1, n);
+  for (int64_t l = 0; l < L; ++l) {
+    const float* qkv = acts_[size_t(l)].qkv;
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(cache.k.data() + (l * ctx + t) * d, qkv + t * 3 * d + d, size_t(d) * sizeof(float));
+      std::memcpy(cache.v.data() + (l * ctx + t) * d, qkv + t * 3 * d + 2 * d, size_t(d) * sizeof(float));
+    }
+  }
+  cache.len = n;
+  cache.logits.assign(logits_ + (n - 1) * V, logits_ + n * V);
+  return cache.logits.data();
+}
+
+// One token at window position cache.len: the forward of one row, attending to the cache.
+const float* Model::step(KVCache& c, int32_t token) {
+  const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, H = cfg_.n_heads, ctx = cfg_.ctx;
+  const float eps = float(cfg_.norm_eps), base = float(cfg_.rope_base);
+  const int64_t pos = c.len;
+  c.x.resize(size_t(d));
+  c.a.resize(size_t(d));
+  c.qkv.resize(size_t(3 * d));
+  c.o.resize(size_t(d));
+  c.gu.resize(size_t(2 * hid));
+  c.s.resize(size_t(hid));
+  c.logits.resize(size_t(V));
+  float rstd;
+  const float* W = weights();
+  k::embedding_forward(&token, 1, W + embed_, d, c.x.data());
+  for (int64_t l = 0; l < cfg_.n_layers; ++l) {
+    LayerParams w = layer(W, l);
+    float *kc = c.k.data() + l * ctx * d, *vc = c.v.data() + l * ctx * d;
+    k::rmsnorm_forward(c.x.data(), w.attn_norm, 1, d, eps, c.a.data(), &rstd);
+    linear(c.a.data(), w.wqkv, c.qkv.data(), 1, d, 3 * d, false, precision);
+    k::rope(c.qkv.data(), 1, 1, 3 * d, 2 * H, head_dim, base, false, pos);
+    std::memcpy(kc + pos * d, c.qkv.data() + d, size_t(d) * sizeof(float));
+    std::memcpy(vc + pos * d, c.qkv.data() + 2 * d, size_t(d) * sizeof(float));
+    k::attention_decode(c.qkv.data(), kc, vc, pos + 1, H, head_dim, c.o.data());
+    linear(c.o.data(), w.wo, c.x.data(), 1, d, d, true, precision);
+    k::rmsnorm_forward(c.x.data(), w.ffn_norm, 1, d, eps, c.a.data(), &rstd);
+    linear(c.a.data(), w.w13, c.gu.data(), 1, d, 2 * hid, false, precision);
+    k::swiglu_forward(c.gu.data(), 1, hid, c.s.data());
+    linear(c.s.data(), w.w2, c.x.data(), 1, hid, d, true, precision);
+  }
+  k::rmsnorm_forward(c.x.data(), W + norm_, 1, d, eps, c.a.data(), &rstd);
+  linear(c.a.data(), W + head_, c.logits.data(), 1, d, V, false, precision);
+  c.len = pos + 1;
+  return c.logits.data();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +331,7 @@ void save_model(const Model& model, const std::string& path) {
   uint64_t n = text.size();
   out.write(&n, 8);
   out.write(text);
-  for (const auto& t : model.tensors()) out.write(model.params.data() + t.offset, t.size * 4);
+  for (const auto& t : model.tensors()) out.write(model.weights() + t.offset, t.size * 4);
   out.commit(true);
 }
 
@@ -318,12 +386,16 @@ Config read_model_config(const std::string& path) {
   return config_of(read_header(in, path), path);
 }
 
-Model load_model(const std::string& path) {
+Model load_model(const std::string& path, bool map) {
   InputFile in(path);
   Header h = read_header(in, path);
   Model model(config_of(h, path));
   const uint64_t data_size = in.size() - h.data_start;
   size_t seen = 0;
+  // Mappable when the tensors lie in the model's own order, back to back, floats aligned: the
+  // layout save_model writes.
+  bool in_order = h.data_start % alignof(float) == 0;
+  uint64_t first = 0;
   for (const auto& t : model.tensors()) {
     if (!h.json.contains(t.name)) throw Error("model lacks tensor " + t.name + ": " + path);
     const auto& e = h.json[t.name];
@@ -333,13 +405,24 @@ Model load_model(const std::string& path) {
     auto offs = e.value("data_offsets", std::vector<uint64_t>{});
     if (offs.size() != 2 || offs[1] < offs[0] || offs[1] - offs[0] != t.size * 4 || offs[1] > data_size)
       throw Error("tensor " + t.name + " has bad data offsets (file truncated?): " + path);
-    in.pread_exact(model.params.data() + t.offset, t.size * 4, h.data_start + offs[0]);
+    if (seen == 0) first = offs[0];
+    in_order = in_order && offs[0] == first + t.offset * 4;
     ++seen;
   }
   if (h.json.size() != seen + (h.json.contains("__metadata__") ? 1 : 0))
     throw Error("model has tensors the " + model.config().arch + " architecture does not: " + path);
-  for (float v : model.params)
-    if (!std::isfinite(v)) throw Error("model holds non-finite weights (corrupt?): " + path);
+  if (map && in_order) {
+    model.mapping_ = std::make_shared<const MappedFile>(in, MappedFile::Use::resident);
+    model.mapped_ = reinterpret_cast<const float*>(model.mapping_->data() + h.data_start + first);
+    model.params = {};
+    model.grads = {};
+  } else {
+    for (const auto& t : model.tensors())
+      in.pread_exact(model.params.data() + t.offset, t.size * 4, h.data_start + h.json[t.name]["data_offsets"][0].get<uint64_t>());
+  }
+  const float* w = model.weights();
+  for (int64_t i = 0; i < model.n_params(); ++i)
+    if (!std::isfinite(w[i])) throw Error("model holds non-finite weights (corrupt?): " + path);
   return model;
 }
 

@@ -3,6 +3,7 @@
 // named views into them. Saved as safetensors (bytes-model(5)).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,10 +28,20 @@ struct Config {
   void validate() const;                             // throws Error
 };
 
+class MappedFile;
+
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
   size_t offset, size;  // in floats, within the parameter block
+};
+
+// Keys and values of the tokens a model has seen, for generating one token at a time
+// (Model::extend), and the scratch rows of that one-token step.
+struct KVCache {
+  int64_t len = 0;          // tokens cached: positions 0 … len − 1 of the current window
+  std::vector<float> k, v;  // n_layers × ctx × d_model; keys after RoPE
+  std::vector<float> x, a, qkv, o, gu, s, logits;
 };
 
 class Model {
@@ -39,7 +50,7 @@ class Model {
 
   const Config& config() const { return cfg_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
-  int64_t n_params() const { return int64_t(params.size()); }
+  int64_t n_params() const { return n_params_; }
   // Model FLOPs per trained byte: 6 · (params − embedding) + 6 · layers · d · ctx.
   double flops_per_byte() const;
 
@@ -60,16 +71,30 @@ class Model {
   const float* losses() const { return losses_; }
   Precision precision = Precision::f32;
 
+  // Generation: appends tokens [0, n) to the cache (window positions cache.len, cache.len + 1, …)
+  // and returns the logits that follow the last one. An empty cache takes the block in one
+  // batched forward; after that each token is one step that reads every weight once.
+  const float* extend(KVCache& cache, const int32_t* tokens, int64_t n);
+
+  // The weights: params, or the mapped file of a model loaded with map = true.
+  const float* weights() const { return mapped_ ? mapped_ : params.data(); }
+  // Trainable copies; params is empty for a mapped model.
   std::vector<float> params, grads;
 
  private:
   struct LayerParams {
     float *attn_norm, *wqkv, *wo, *ffn_norm, *w13, *w2;
   };
-  LayerParams layer(std::vector<float>& block, int64_t l);
+  // Views of layer l in a block laid out as the parameters (weights or gradients).
+  LayerParams layer(const float* block, int64_t l) const;
   void reserve(int64_t B, int64_t T);
+  const float* step(KVCache& cache, int32_t token);
+  friend Model load_model(const std::string& path, bool map);
 
   Config cfg_;
+  int64_t n_params_ = 0;
+  std::shared_ptr<const MappedFile> mapping_;
+  const float* mapped_ = nullptr;
   std::vector<TensorInfo> tensors_;
   size_t embed_ = 0, norm_ = 0, head_ = 0;
   std::vector<size_t> layer_offset_;
@@ -90,7 +115,9 @@ class Model {
 
 // safetensors with the config in __metadata__ (bytes-model(5)).
 void save_model(const Model& model, const std::string& path);
-Model load_model(const std::string& path);
+// map = true maps the file read-only instead of copying it (for inference); the model then has
+// no params to train. Files in another tensor order are copied either way.
+Model load_model(const std::string& path, bool map = false);
 // Reads only the config from a model file's header.
 Config read_model_config(const std::string& path);
 

@@ -1,0 +1,292 @@
+#include "bytes/generate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "bytes/cli.hpp"
+#include "bytes/error.hpp"
+
+namespace bytes {
+
+namespace {
+
+class FlatStream final : public SymbolStream {
+ public:
+  FlatStream(Model& model, int64_t stride)
+      : model_(model),
+        ctx_(model.config().ctx),
+        stride_(stride > 0 ? std::min(stride, ctx_) : std::max<int64_t>(1, ctx_ / 2)) {}
+
+  const float* start(const uint8_t* prompt, size_t n) override {
+    window_.assign(1, BOS);
+    window_.insert(window_.end(), prompt, prompt + n);
+    total_ = int64_t(window_.size());
+    lo_ = 0;
+    cache_.len = 0;
+    return advance(int64_t(window_.size()));
+  }
+
+  const float* push(int32_t symbol) override {
+    window_.push_back(symbol);
+    ++total_;
+    return advance(1);
+  }
+
+  bool emits(int32_t symbol) const override { return symbol < 256 || symbol == BOS; }
+
+ private:
+  // The next token is token number total_; bytes-eval predicts it from the window that starts
+  // at max(0, ceil(total_/stride)·stride − ctx). When that start moves, the window is run
+  // again from there; otherwise the new tokens extend the cache.
+  const float* advance(int64_t fresh) {
+    const int64_t lo = std::max<int64_t>(0, (total_ + stride_ - 1) / stride_ * stride_ - ctx_);
+    if (lo != lo_ || cache_.len == 0) {
+      window_.erase(window_.begin(), window_.begin() + (lo - lo_));
+      lo_ = lo;
+      cache_.len = 0;
+      return model_.extend(cache_, window_.data(), int64_t(window_.size()));
+    }
+    return model_.extend(cache_, window_.data() + window_.size() - fresh, fresh);
+  }
+
+  Model& model_;
+  const int64_t ctx_, stride_;
+  KVCache cache_;
+  std::vector<int32_t> window_;  // tokens lo_ … total_ − 1
+  int64_t total_ = 0, lo_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride) {
+  return std::make_unique<FlatStream>(model, stride);
+}
+
+uint64_t Rng::next() {
+  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double Rng::uniform() { return double(next() >> 11) * 0x1.0p-53; }
+
+int Utf8State::length(uint8_t b) {
+  if (b < 0x80) return 1;
+  if (b >= 0xC2 && b <= 0xDF) return 2;
+  if (b >= 0xE0 && b <= 0xEF) return 3;
+  if (b >= 0xF0 && b <= 0xF4) return 4;
+  return 0;
+}
+
+bool Utf8State::accepts(uint8_t b) const { return need > 0 ? b >= lo && b <= hi : length(b) > 0; }
+
+bool Utf8State::feed(uint8_t b) {
+  const bool ok = accepts(b);
+  if (need > 0 && ok) {
+    --need;
+    lo = 0x80;
+    hi = 0xBF;
+    return true;
+  }
+  need = 0;
+  lo = 0x80;
+  hi = 0xBF;
+  if (int len = length(b); len > 1) {
+    need = len - 1;
+    if (b == 0xE0) lo = 0xA0;       // no overlong 3-byte forms
+    else if (b == 0xED) hi = 0x9F;  // no surrogates
+    else if (b == 0xF0) lo = 0x90;  // no overlong 4-byte forms
+    else if (b == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
+  }
+  return ok;
+}
+
+int32_t sample(const float* logits, const std::vector<bool>& allowed, const SamplingOptions& o, std::string_view recent,
+               Rng& rng) {
+  const int32_t V = int32_t(allowed.size());
+  thread_local std::vector<float> z;
+  z.assign(logits, logits + V);
+  if (o.repeat_penalty != 1.0) {
+    bool seen[256] = {};
+    for (unsigned char c : recent) seen[c] = true;
+    const float p = float(o.repeat_penalty);
+    for (int32_t s = 0; s < 256 && s < V; ++s)
+      if (seen[s]) z[size_t(s)] = z[size_t(s)] > 0 ? z[size_t(s)] / p : z[size_t(s)] * p;
+  }
+  if (o.temperature <= 0) {
+    int32_t best = -1;
+    for (int32_t s = 0; s < V; ++s)
+      if (allowed[size_t(s)] && (best < 0 || z[size_t(s)] > z[size_t(best)])) best = s;
+    return best;
+  }
+  struct Candidate {
+    int32_t symbol;
+    double logit, p;
+  };
+  thread_local std::vector<Candidate> c;
+  c.clear();
+  for (int32_t s = 0; s < V; ++s)
+    if (allowed[size_t(s)]) c.push_back({s, double(z[size_t(s)]) / o.temperature, 0});
+  if (c.empty()) return -1;
+  std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; });
+  if (o.top_k > 0 && size_t(o.top_k) < c.size()) c.resize(size_t(o.top_k));
+  double sum = 0;
+  for (auto& x : c) sum += x.p = std::exp(x.logit - c[0].logit);
+  for (auto& x : c) x.p /= sum;
+  if (o.top_p < 1.0) {
+    double cumulative = 0;
+    size_t keep = 0;
+    while (keep < c.size() && cumulative < o.top_p) cumulative += c[keep++].p;
+    c.resize(std::max<size_t>(1, keep));
+  }
+  if (o.min_p > 0) {
+    const double floor = o.min_p * c[0].p;
+    size_t keep = 1;
+    while (keep < c.size() && c[keep].p >= floor) ++keep;
+    c.resize(keep);
+  }
+  double total = 0;
+  for (const auto& x : c) total += x.p;
+  double u = rng.uniform() * total;
+  for (const auto& x : c) {
+    if (u < x.p) return x.symbol;
+    u -= x.p;
+  }
+  return c.back().symbol;  // rounding left u just past the last one
+}
+
+GenerateStats generate(SymbolStream& stream, std::string_view prompt, const GenerateOptions& o,
+                       const std::function<void(std::string_view)>& out) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto since = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+  GenerateStats st;
+  st.prompt_bytes = prompt.size();
+  Rng rng(o.seed);
+  Utf8State utf8;
+  for (unsigned char b : prompt) utf8.feed(b);
+  const size_t window = size_t(std::max(0, o.sampling.repeat_window));
+  std::string recent(prompt.substr(prompt.size() - std::min(prompt.size(), window)));
+
+  const float* logits = stream.start(reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size());
+  st.prompt_seconds = since();
+
+  auto emit = [&](std::string_view s) {
+    if (s.empty()) return;
+    out(s);
+    if (st.first_byte_seconds < 0) st.first_byte_seconds = since();
+  };
+  std::string held;  // generated bytes that may still turn out to begin a stop string
+  std::vector<bool> allowed(VOCAB);
+  while (o.max_bytes < 0 || int64_t(st.bytes) < o.max_bytes) {
+    cli::check_interrupt();
+    const int64_t left = o.max_bytes < 0 ? std::numeric_limits<int64_t>::max() : o.max_bytes - int64_t(st.bytes);
+    for (int32_t s = 0; s < VOCAB; ++s) {
+      bool ok = stream.emits(s);
+      if (s < 256 && o.utf8) ok = ok && utf8.accepts(uint8_t(s)) && (utf8.need > 0 ? utf8.need : Utf8State::length(uint8_t(s))) <= left;
+      if (s == BOS) ok = ok && !o.ignore_end && !(o.utf8 && utf8.need > 0);
+      allowed[size_t(s)] = ok;
+    }
+    const int32_t symbol = sample(logits, allowed, o.sampling, recent, rng);
+    if (symbol < 0) {
+      st.end = GenerateStats::End::masked;
+      break;
+    }
+    if (symbol == BOS) {
+      st.end = GenerateStats::End::document;
+      break;
+    }
+    if (symbol > 255) {  // a marker of a hierarchical model: not a byte of the output
+      logits = stream.push(symbol);
+      continue;
+    }
+    const char byte = char(symbol);
+    ++st.bytes;
+    utf8.feed(uint8_t(symbol));
+    if (window > 0) {
+      if (recent.size() == window) recent.erase(0, 1);
+      recent.push_back(byte);
+    }
+    if (o.end_at_newline && byte == '\n') {
+      st.end = GenerateStats::End::stop;
+      break;
+    }
+    held.push_back(byte);
+    bool stopped = false;
+    for (const auto& stop : o.stops)
+      if (held.ends_with(stop)) {
+        held.resize(held.size() - stop.size());
+        stopped = true;
+        break;
+      }
+    if (stopped) {
+      st.end = GenerateStats::End::stop;
+      break;
+    }
+    size_t keep = 0;  // the longest tail of held that a stop string begins with
+    for (const auto& stop : o.stops)
+      for (size_t k = std::min(held.size(), stop.size() - 1); k > keep; --k)
+        if (stop.compare(0, k, held, held.size() - k, k) == 0) {
+          keep = k;
+          break;
+        }
+    emit(std::string_view(held).substr(0, held.size() - keep));
+    held.erase(0, held.size() - keep);
+    if (o.max_bytes >= 0 && int64_t(st.bytes) >= o.max_bytes) break;  // no step for a byte nobody reads
+    logits = stream.push(symbol);
+  }
+  emit(held);
+  st.seconds = since();
+  return st;
+}
+
+void Escaper::escape_pending(std::string& out) {
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned char b : pending_) {
+    out += "\\x";
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  pending_.clear();
+}
+
+std::string Escaper::put(std::string_view bytes) {
+  std::string out;
+  for (unsigned char b : bytes) {
+    const bool inside = state_.need > 0;
+    const bool ok = state_.feed(b);
+    if (inside && ok) {
+      pending_ += char(b);
+      if (state_.need == 0) {
+        out += pending_;
+        pending_.clear();
+      }
+      continue;
+    }
+    escape_pending(out);  // a character broken by b (nothing, between characters)
+    const int len = Utf8State::length(b);
+    if (len > 1) {
+      pending_ = char(b);
+    } else if (b == '\\') {
+      out += "\\\\";
+    } else if (len == 1 && (b >= 0x20 ? b != 0x7F : b == '\n' || b == '\t')) {
+      out += char(b);
+    } else {
+      pending_ = char(b);
+      escape_pending(out);
+    }
+  }
+  return out;
+}
+
+std::string Escaper::finish() {
+  std::string out;
+  escape_pending(out);
+  state_ = {};
+  return out;
+}
+
+}  // namespace bytes

@@ -1,0 +1,339 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "bytes/eval.hpp"
+#include "bytes/generate.hpp"
+#include "bytes/kernels.hpp"
+#include "bytes/model.hpp"
+#include "testing.hpp"
+
+using namespace bytes;
+using namespace std::string_literals;
+
+namespace {
+
+// A small model with weights large enough that its distributions are sharp (no near-ties for
+// argmax comparisons).
+Model sharp_model(int64_t ctx, uint64_t seed = 7) {
+  Model m(Config::flat(64, 2, ctx));
+  m.init(seed);
+  for (auto& p : m.params) p *= 6.0f;
+  return m;
+}
+
+double max_diff(const float* a, const float* b, int64_t n) {
+  double d = 0;
+  for (int64_t i = 0; i < n; ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
+  return d;
+}
+
+std::string gen(SymbolStream& stream, const std::string& prompt, const GenerateOptions& o,
+                GenerateStats* stats = nullptr) {
+  std::string out;
+  auto st = generate(stream, prompt, o, [&](std::string_view s) { out += s; });
+  if (stats) *stats = st;
+  return out;
+}
+
+// RFC 3629 by its table, written independently of Utf8State.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  auto in = [&](size_t j, int lo, int hi) { return j < s.size() && (unsigned char)s[j] >= lo && (unsigned char)s[j] <= hi; };
+  while (i < s.size()) {
+    unsigned c = (unsigned char)s[i];
+    if (c <= 0x7F) i += 1;
+    else if (c >= 0xC2 && c <= 0xDF && in(i + 1, 0x80, 0xBF)) i += 2;
+    else if (c == 0xE0 && in(i + 1, 0xA0, 0xBF) && in(i + 2, 0x80, 0xBF)) i += 3;
+    else if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) && in(i + 1, 0x80, 0xBF) && in(i + 2, 0x80, 0xBF)) i += 3;
+    else if (c == 0xED && in(i + 1, 0x80, 0x9F) && in(i + 2, 0x80, 0xBF)) i += 3;
+    else if (c == 0xF0 && in(i + 1, 0x90, 0xBF) && in(i + 2, 0x80, 0xBF) && in(i + 3, 0x80, 0xBF)) i += 4;
+    else if (c >= 0xF1 && c <= 0xF3 && in(i + 1, 0x80, 0xBF) && in(i + 2, 0x80, 0xBF) && in(i + 3, 0x80, 0xBF)) i += 4;
+    else if (c == 0xF4 && in(i + 1, 0x80, 0x8F) && in(i + 2, 0x80, 0xBF) && in(i + 3, 0x80, 0xBF)) i += 4;
+    else return false;
+  }
+  return true;
+}
+
+bool utf8_state_valid(const std::string& s) {
+  Utf8State st;
+  for (unsigned char c : s)
+    if (!st.feed(c)) return false;
+  return st.need == 0;
+}
+
+// Emits a fixed script (then BOS) as its overwhelmingly likely continuation.
+class ScriptStream final : public SymbolStream {
+ public:
+  explicit ScriptStream(std::string script) : script_(std::move(script)) {}
+  const float* start(const uint8_t*, size_t) override {
+    pos_ = 0;
+    return logits();
+  }
+  const float* push(int32_t) override {
+    ++pos_;
+    return logits();
+  }
+  bool emits(int32_t s) const override { return s < 256 || s == BOS; }
+
+ private:
+  const float* logits() {
+    z_.assign(VOCAB, -10.0f);
+    z_[pos_ < script_.size() ? (unsigned char)script_[pos_] : size_t(BOS)] = 10.0f;
+    return z_.data();
+  }
+  std::string script_;
+  size_t pos_ = 0;
+  std::vector<float> z_;
+};
+
+}  // namespace
+
+TEST_CASE("cached one-token steps give the logits of the full forward") {
+  Model m = sharp_model(24);
+  std::mt19937_64 rng(3);
+  std::vector<int32_t> tokens{BOS};
+  for (int i = 1; i < 24; ++i) tokens.push_back(int32_t(rng() % 256));
+  m.forward(tokens.data(), nullptr, 1, 24);
+  std::vector<float> full(m.logits(), m.logits() + 24 * VOCAB);
+  KVCache cache;
+  const float* z = m.extend(cache, tokens.data(), 5);  // a batched prefix, then single steps
+  CHECK(max_diff(z, full.data() + 4 * VOCAB, VOCAB) < 1e-4);
+  for (int t = 5; t < 24; ++t) {
+    z = m.extend(cache, &tokens[size_t(t)], 1);
+    INFO("position " << t);
+    CHECK(max_diff(z, full.data() + t * VOCAB, VOCAB) < 1e-4);
+  }
+  CHECK(cache.len == 24);
+  CHECK_THROWS(m.extend(cache, tokens.data(), 1));  // the window is full
+}
+
+TEST_CASE("a model file is mapped, not copied, and computes the same") {
+  testing::TempDir dir;
+  Model m = sharp_model(16);
+  save_model(m, dir / "m.safetensors");
+  Model mapped = load_model(dir / "m.safetensors", true);
+  CHECK(mapped.params.empty());
+  CHECK(mapped.n_params() == m.n_params());
+  std::vector<int32_t> tokens{BOS, 'a', 'b', 'c'};
+  KVCache c1, c2;
+  const float* x = m.extend(c1, tokens.data(), 4);
+  std::vector<float> want(x, x + VOCAB);
+  CHECK(max_diff(mapped.extend(c2, tokens.data(), 4), want.data(), VOCAB) == 0);
+}
+
+// bytes-eval anchors a document's last window at its end (as the PyTorch reference does), which a
+// generator cannot know in advance; every byte before that last, partial stride is predicted
+// from the same window.
+size_t before_last_partial_window(size_t n, int64_t ctx, int64_t stride) {
+  const size_t step = size_t(stride > 0 ? std::min(stride, ctx) : ctx / 2);
+  return n - n % step;
+}
+
+TEST_CASE("the stream predicts every byte from bytes-eval's window") {
+  for (int64_t stride : {0, 5, 16}) {
+    Model m = sharp_model(16);
+    std::mt19937_64 rng(11);
+    const std::string doc = testing::random_bytes(rng, 70);
+    Scorer scorer{m, stride, 4};
+    auto bits = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+    auto stream = open_stream(m, stride);
+    const size_t prompt = 9;  // a prompt, then one byte at a time across many slides
+    const float* z = stream->start(reinterpret_cast<const uint8_t*>(doc.data()), prompt);
+    std::vector<float> lp(VOCAB);
+    for (size_t i = prompt; i < before_last_partial_window(doc.size(), 16, stride); ++i) {
+      kernels::log_softmax(z, VOCAB, lp.data());
+      INFO("stride " << stride << " byte " << i);
+      CHECK(-lp[(unsigned char)doc[i]] / std::log(2.0) == doctest::Approx(bits[i]).epsilon(1e-4));
+      z = stream->push((unsigned char)doc[i]);
+    }
+  }
+}
+
+TEST_CASE("greedy generation writes the teacher-forced argmax") {
+  for (int64_t ctx : {128, 16}) {  // within one window, and sliding many times
+    Model m = sharp_model(ctx);
+    auto stream = open_stream(m);
+    GenerateOptions o;
+    o.sampling.temperature = 0;
+    o.max_bytes = 100;
+    o.ignore_end = true;
+    const std::string prompt = "Once upon\xff\x00 a"s;
+    const std::string out = gen(*stream, prompt, o);
+    REQUIRE(out.size() == 100);
+    const std::string doc = prompt + out;
+    std::vector<uint8_t> top;
+    Scorer{m, 0, 8}.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size(), &top);
+    const size_t checked = ctx >= int64_t(doc.size()) ? doc.size() : before_last_partial_window(doc.size(), ctx, 0);
+    for (size_t i = prompt.size(); i < checked; ++i) {
+      INFO("ctx " << ctx << " byte " << i);
+      CHECK(int(top[i]) == int((unsigned char)doc[i]));
+    }
+  }
+}
+
+TEST_CASE("the same seed gives the same bytes, another seed others") {
+  Model m = sharp_model(32);
+  auto stream = open_stream(m);
+  GenerateOptions o;
+  o.max_bytes = 200;
+  o.ignore_end = true;
+  o.seed = 1;
+  const std::string a = gen(*stream, "x", o), b = gen(*stream, "x", o);
+  o.seed = 2;
+  const std::string c = gen(*stream, "x", o);
+  CHECK(a.size() == 200);
+  CHECK(a == b);
+  CHECK(a != c);
+}
+
+TEST_CASE("Utf8State matches RFC 3629 on every 1- and 2-byte input and random longer ones") {
+  for (int a = 0; a < 256; ++a) {
+    std::string s(1, char(a));
+    CHECK(utf8_state_valid(s) == valid_utf8(s));
+    for (int b = 0; b < 256; ++b) {
+      std::string t = s + char(b);
+      REQUIRE(utf8_state_valid(t) == valid_utf8(t));
+    }
+  }
+  std::mt19937_64 rng(5);
+  const std::string alphabet = "a \x7f\x80\x8f\x90\x9f\xa0\xbf\xc0\xc1\xc2\xdf\xe0\xe1\xec\xed\xee\xef\xf0\xf1\xf3\xf4\xf5\xff";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    for (size_t n = 3 + rng() % 4; s.size() < n;) s += alphabet[rng() % alphabet.size()];
+    REQUIRE(utf8_state_valid(s) == valid_utf8(s));
+  }
+}
+
+TEST_CASE("--utf8 output is valid UTF-8, also from a broken prompt and within the byte budget") {
+  Model m = sharp_model(32);
+  auto stream = open_stream(m);
+  GenerateOptions o;
+  o.utf8 = true;
+  o.ignore_end = true;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    o.seed = seed;
+    o.max_bytes = 300;
+    CHECK(valid_utf8(gen(*stream, "plain", o)));
+    CHECK(valid_utf8(std::string("\xe2\x82") + gen(*stream, "\xe2\x82", o)));  // completes the euro sign
+    CHECK(valid_utf8(gen(*stream, "bad \xff\xc0", o)));
+    for (int64_t n = 1; n <= 5; ++n) {
+      o.max_bytes = n;
+      std::string out = gen(*stream, "t", o);
+      CHECK(int64_t(out.size()) <= n);
+      CHECK(valid_utf8(out));
+    }
+  }
+  // Without the mask a sharp random model does write invalid UTF-8: the mask is doing the work.
+  o.utf8 = false;
+  o.max_bytes = 300;
+  CHECK_FALSE(valid_utf8(gen(*stream, "plain", o)));
+}
+
+TEST_CASE("stop strings, line ends and the document boundary end generation") {
+  ScriptStream s("hello world\nsecond");
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.max_bytes = -1;
+  GenerateStats st;
+  CHECK(gen(s, "", o, &st) == "hello world\nsecond");
+  CHECK(st.end == GenerateStats::End::document);
+  CHECK(st.bytes == 18);
+  o.stops = {"wor"};
+  CHECK(gen(s, "", o, &st) == "hello ");
+  CHECK(st.end == GenerateStats::End::stop);
+  o.stops = {"lo w", "ll"};
+  CHECK(gen(s, "", o) == "he");
+  o.stops = {"worx", "d\ns"};  // a partial match is written once it fails
+  CHECK(gen(s, "", o) == "hello worl");
+  o.stops = {};
+  o.end_at_newline = true;
+  CHECK(gen(s, "", o) == "hello world");
+  o.end_at_newline = false;
+  o.max_bytes = 4;
+  CHECK(gen(s, "", o, &st) == "hell");
+  CHECK(st.end == GenerateStats::End::budget);
+  o.max_bytes = 0;
+  CHECK(gen(s, "", o) == "");
+  o.max_bytes = 25;
+  o.ignore_end = true;  // the boundary is masked: the next most likely byte follows
+  CHECK(gen(s, "", o).size() == 25);
+}
+
+TEST_CASE("sampling: truncations at their limits are greedy, and draws follow the distribution") {
+  std::vector<float> z(VOCAB, -1e9f);
+  z[10] = std::log(0.5f);
+  z[20] = std::log(0.3f);
+  z[30] = std::log(0.2f);
+  std::vector<bool> allowed(VOCAB, true);
+  Rng rng(9);
+  SamplingOptions o;
+  for (auto set : {+[](SamplingOptions& x) { x.top_k = 1; }, +[](SamplingOptions& x) { x.top_p = 1e-9; },
+                   +[](SamplingOptions& x) { x.min_p = 1.0; }, +[](SamplingOptions& x) { x.temperature = 0; }}) {
+    SamplingOptions t;
+    set(t);
+    for (int i = 0; i < 50; ++i) CHECK(sample(z.data(), allowed, t, "", rng) == 10);
+  }
+  auto freq = [&](const SamplingOptions& t) {
+    std::vector<double> f(VOCAB);
+    const int n = 40000;
+    for (int i = 0; i < n; ++i) f[size_t(sample(z.data(), allowed, t, "", rng))] += 1.0 / n;
+    return f;
+  };
+  auto f = freq(o);
+  CHECK(f[10] == doctest::Approx(0.5).epsilon(0.03));
+  CHECK(f[20] == doctest::Approx(0.3).epsilon(0.05));
+  CHECK(f[30] == doctest::Approx(0.2).epsilon(0.05));
+  o.temperature = 0.5;  // p² renormalised: .25/.38, .09/.38, .04/.38
+  f = freq(o);
+  CHECK(f[10] == doctest::Approx(0.25 / 0.38).epsilon(0.03));
+  CHECK(f[30] == doctest::Approx(0.04 / 0.38).epsilon(0.1));
+  o = {};
+  o.top_k = 2;
+  f = freq(o);
+  CHECK(f[30] == 0);
+  CHECK(f[10] == doctest::Approx(0.625).epsilon(0.03));
+  o = {};
+  o.top_p = 0.75;  // .5 then .8 ≥ .75: the top two
+  CHECK(freq(o)[30] == 0);
+  o = {};
+  o.min_p = 0.5;  // .2 < .5 · .5
+  CHECK(freq(o)[30] == 0);
+  allowed[10] = false;
+  o = {};
+  f = freq(o);
+  CHECK(f[10] == 0);
+  CHECK(f[20] == doctest::Approx(0.6).epsilon(0.04));
+  std::fill(allowed.begin(), allowed.end(), false);
+  CHECK(sample(z.data(), allowed, o, "", rng) == -1);
+}
+
+TEST_CASE("the repeat penalty steers greedy choice away from recent bytes") {
+  std::vector<float> z(VOCAB, 0.0f);
+  z['a'] = 2.0f;
+  z['b'] = 1.5f;
+  std::vector<bool> allowed(VOCAB, true);
+  Rng rng(1);
+  SamplingOptions o;
+  o.temperature = 0;
+  CHECK(sample(z.data(), allowed, o, "xa", rng) == 'a');
+  o.repeat_penalty = 1.5;
+  CHECK(sample(z.data(), allowed, o, "xa", rng) == 'b');
+  CHECK(sample(z.data(), allowed, o, "xy", rng) == 'a');
+}
+
+TEST_CASE("escaped output keeps text and names every other byte, however it is split") {
+  const std::string in = "a\x01\xc3\xa9\xff\\\n\t\xe2\x82z\x7f\xf0\x9f\x98\x80";
+  const std::string want = "a\\x01\xc3\xa9\\xff\\\\\n\t\\xe2\\x82z\\x7f\xf0\x9f\x98\x80";
+  Escaper whole;
+  CHECK(whole.put(in) + whole.finish() == want);
+  Escaper bytewise;
+  std::string got;
+  for (char c : in) got += bytewise.put(std::string_view(&c, 1));
+  CHECK(got + bytewise.finish() == want);
+  Escaper cut;
+  CHECK(cut.put("\xe2\x82") == "");
+  CHECK(cut.finish() == "\\xe2\\x82");
+}
