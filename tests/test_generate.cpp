@@ -325,8 +325,8 @@ TEST_CASE("the repeat penalty steers greedy choice away from recent bytes") {
 }
 
 TEST_CASE("escaped output keeps text and names every other byte, however it is split") {
-  const std::string in = "a\x01\xc3\xa9\xff\\\n\t\xe2\x82z\x7f\xf0\x9f\x98\x80";
-  const std::string want = "a\\x01\xc3\xa9\\xff\\\\\n\t\\xe2\\x82z\\x7f\xf0\x9f\x98\x80";
+  const std::string in = "a\x01\xc3\xa9\xff\\\n\t\xe2\x82z\x7f\xf0\x9f\x98\x80\xc2\x9b\xc2\xa0";
+  const std::string want = "a\\x01\xc3\xa9\\xff\\\\\n\t\\xe2\\x82z\\x7f\xf0\x9f\x98\x80\\xc2\\x9b\xc2\xa0";
   Escaper whole;
   CHECK(whole.put(in) + whole.finish() == want);
   Escaper bytewise;

@@ -261,6 +261,9 @@ std::string Escaper::put(std::string_view bytes) {
     if (inside && ok) {
       pending_ += char(b);
       if (state_.need == 0) {
+        // U+0080–U+009F are the C1 controls: terminals may act on them as on ESC sequences.
+        const bool c1 = pending_.size() == 2 && (unsigned char)pending_[0] == 0xC2 && (unsigned char)pending_[1] < 0xA0;
+        if (c1) escape_pending(out);
         out += pending_;
         pending_.clear();
       }

@@ -98,7 +98,7 @@ GenerateStats generate(SymbolStream& stream, std::string_view prompt, const Gene
                        const std::function<void(std::string_view)>& out);
 
 // Escaped text for terminals: printable ASCII, newline, tab and well-formed multi-byte UTF-8
-// pass through; other bytes become \xNN and a backslash becomes \\. Streams: a character split
+// other than the C1 controls pass through; other bytes become \xNN and a backslash becomes \\. Streams: a character split
 // across calls is held until it completes or breaks.
 class Escaper {
  public:

@@ -60,7 +60,7 @@ void Config::validate() const {
   if (!(rope_base > 0) || !(norm_eps > 0)) bad("rope_base and norm_eps must be positive");
 }
 
-Model::Model(const Config& config) : cfg_(config) {
+Model::Model(const Config& config, bool trainable) : cfg_(config) {
   cfg_.validate();
   const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab;
   size_t offset = 0;
@@ -88,6 +88,7 @@ Model::Model(const Config& config) : cfg_(config) {
   norm_ = add("norm.weight", {d});
   head_ = add("head.weight", {V, d});
   n_params_ = int64_t(offset);
+  if (!trainable) return;
   params.assign(offset, 0.0f);
   grads.assign(offset, 0.0f);
 }
@@ -389,7 +390,7 @@ Config read_model_config(const std::string& path) {
 Model load_model(const std::string& path, bool map) {
   InputFile in(path);
   Header h = read_header(in, path);
-  Model model(config_of(h, path));
+  Model model(config_of(h, path), false);
   const uint64_t data_size = in.size() - h.data_start;
   size_t seen = 0;
   // Mappable when the tensors lie in the model's own order, back to back, floats aligned: the
@@ -414,9 +415,9 @@ Model load_model(const std::string& path, bool map) {
   if (map && in_order) {
     model.mapping_ = std::make_shared<const MappedFile>(in, MappedFile::Use::resident);
     model.mapped_ = reinterpret_cast<const float*>(model.mapping_->data() + h.data_start + first);
-    model.params = {};
-    model.grads = {};
   } else {
+    model.params.assign(size_t(model.n_params()), 0.0f);
+    model.grads.assign(size_t(model.n_params()), 0.0f);
     for (const auto& t : model.tensors())
       in.pread_exact(model.params.data() + t.offset, t.size * 4, h.data_start + h.json[t.name]["data_offsets"][0].get<uint64_t>());
   }

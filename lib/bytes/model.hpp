@@ -46,7 +46,8 @@ struct KVCache {
 
 class Model {
  public:
-  explicit Model(const Config& config);
+  // trainable = false leaves params and grads empty (a model whose weights are mapped).
+  explicit Model(const Config& config, bool trainable = true);
 
   const Config& config() const { return cfg_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }

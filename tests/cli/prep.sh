@@ -215,7 +215,7 @@ case_completion_bash() {
     [ \"\$(t bytes-prep --docs '' | sort | tr '\n' ' ')\" = 'file line nul paragraph ' ] || exit 3
     t bytes-prep l | grep -qx list || exit 4
     t bytes-prep cat --split '' | grep -qx val || exit 5
-    for p in bytes-train bytes-eval; do
+    for p in bytes-train bytes-eval bytes-gen; do
       . '$BYTES_SOURCE/completions/bash/'\$p
       complete -p \$p >/dev/null || exit 6
     done
@@ -223,12 +223,13 @@ case_completion_bash() {
            COMP_POINT=\${#COMP_LINE}; \$f; printf '%s\\n' \"\${COMPREPLY[@]}\"; }
     tc _bytes_train bytes-train --prec | grep -qx -- --precision || exit 7
     tc _bytes_eval bytes-eval --split '' | grep -qx val || exit 8
+    tc _bytes_gen bytes-gen --top | grep -qx -- --top-p || exit 9
   " || fail "bash completion check $?"
 }
 
 case_man_pages() {
   mandir="$(dirname "$BYTES_BIN")/man"
-  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-dataset.5 bytes-model.5; do
+  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-gen.1 bytes-dataset.5 bytes-model.5; do
     [ -f "$mandir/$page" ] || fail "$page was not built"
     MANWIDTH=80 man -l "$mandir/$page" 2>err >text || fail "man cannot render $page"
     grep -q NAME text || fail "$page has no NAME section"
