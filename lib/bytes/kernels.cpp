@@ -10,8 +10,14 @@
 
 namespace bytes::kernels {
 
+namespace {
+// Below this many elements a kernel runs on the calling thread: forking costs more than it saves,
+// and one-token generation steps are made of such calls.
+constexpr int64_t min_parallel = 1 << 15;
+}  // namespace
+
 void embedding_forward(const int32_t* tokens, int64_t n, const float* table, int64_t d, float* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= min_parallel)
   for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * d, table + int64_t(tokens[i]) * d, size_t(d) * sizeof(float));
 }
 
@@ -31,7 +37,7 @@ void embedding_backward(const int32_t* tokens, int64_t n, const float* dout, int
 }
 
 void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= min_parallel)
   for (int64_t i = 0; i < n; ++i) {
     const float* xi = x + i * d;
     float ss = 0;
@@ -81,7 +87,7 @@ void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, in
       cs[size_t(p * half + j)] = float(std::cos(angle));
       sn[size_t(p * half + j)] = float(inverse ? -std::sin(angle) : std::sin(angle));
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * stride >= min_parallel)
   for (int64_t r = 0; r < rows; ++r) {
     const float *c = cs.data() + (r % T) * half, *s = sn.data() + (r % T) * half;
     for (int64_t h = 0; h < n_heads; ++h) {
@@ -153,7 +159,7 @@ void attention_decode(const float* q, const float* k, const float* v, int64_t n,
 }
 
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * hid >= min_parallel)
   for (int64_t i = 0; i < n; ++i) {
     const float *g = gu + i * 2 * hid, *u = g + hid;
     float* si = s + i * hid;

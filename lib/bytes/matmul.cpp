@@ -1,5 +1,7 @@
 #include "bytes/matmul.hpp"
 
+#include <omp.h>
+
 #include <dnnl.hpp>
 #include <map>
 #include <mutex>
@@ -82,7 +84,13 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
   cached.a.set_data_handle(const_cast<float*>(a));
   cached.b.set_data_handle(const_cast<float*>(b));
   cached.c.set_data_handle(c);
+  // A tiny product (a small model's one-token step) runs on this thread: oneDNN reads the thread
+  // count at execution, and a fork would cost more than the product.
+  const int threads = omp_get_max_threads();
+  const bool tiny = g.m * g.n * g.k < (1 << 16) && threads > 1;
+  if (tiny) omp_set_num_threads(1);
   cached.prim.execute(stream(), {{DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}});
+  if (tiny) omp_set_num_threads(threads);
 }
 
 std::string matmul_impl(Precision p) {
