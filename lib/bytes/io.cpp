@@ -186,4 +186,19 @@ void write_stdout(const void* data, size_t n) {
   }
 }
 
+OverlappedWriter::~OverlappedWriter() {
+  if (writing_.valid()) writing_.wait();  // an error here has no one left to hear it
+}
+
+void OverlappedWriter::submit() {
+  finish();
+  writing_ = std::async(std::launch::async, [this, piece = next_] { sink_(buffers_[piece]); });
+  next_ ^= 1;
+  buffers_[next_].clear();
+}
+
+void OverlappedWriter::finish() {
+  if (writing_.valid()) writing_.get();
+}
+
 }  // namespace bytes

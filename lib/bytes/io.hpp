@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <string>
 #include <string_view>
 
@@ -83,6 +85,8 @@ class LineReader {
   explicit LineReader(const std::string& path) : in_(path) {}
   bool next(std::string& line);
   uint64_t line_number() const { return line_no_; }  // of the line next() returned last
+  // Whether next() has a whole line without reading: when not, output so far is worth sending.
+  bool has_line() const { return buf_.find('\n', pos_) != std::string::npos || (eof_ && pos_ < buf_.size()); }
   const std::string& name() const { return in_.name(); }
 
  private:
@@ -98,6 +102,27 @@ void write_stdout(const void* data, size_t n);
 inline void write_stdout(std::string_view s) { write_stdout(s.data(), s.size()); }
 // Pushes what stdio holds to stdout now (streaming output); throws on a write error.
 void flush_stdout();
+
+// Writes on a second thread, so that making the next piece of output overlaps writing the last
+// one (two cores: one computes while the other copies into the pipe). One piece in flight; an
+// error from the sink is rethrown by the next submit() or by finish().
+class OverlappedWriter {
+ public:
+  explicit OverlappedWriter(std::function<void(std::string_view)> sink) : sink_(std::move(sink)) {}
+  ~OverlappedWriter();
+  OverlappedWriter(const OverlappedWriter&) = delete;
+  OverlappedWriter& operator=(const OverlappedWriter&) = delete;
+
+  std::string& buffer() { return buffers_[next_]; }  // fill this, then submit() it
+  void submit();
+  void finish();  // waits for the last write
+
+ private:
+  std::function<void(std::string_view)> sink_;
+  std::string buffers_[2];
+  int next_ = 0;
+  std::future<void> writing_;
+};
 
 // Throws Error("what: path: strerror(errno)").
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path);
