@@ -77,7 +77,12 @@ int main(int argc, char** argv) {
       for (const auto& path : inputs) {
         LineReader lines(path);
         for (std::string line; lines.next(line);) {
-          const std::string where = "line " + std::to_string(lines.line_number()) + " of " + lines.name();
+          // A bad record ends the run after the records before it, which are complete, are out.
+          auto bad = [&](const std::string& what) {
+            writer.submit();
+            writer.finish();
+            return Error("line " + std::to_string(lines.line_number()) + " of " + lines.name() + what);
+          };
           if (line.find_first_not_of(" \t\r") == std::string::npos) {
             writer.buffer() += line + "\n";
             continue;
@@ -86,10 +91,10 @@ int main(int argc, char** argv) {
           try {
             j = nlohmann::ordered_json::parse(line);
           } catch (const std::exception&) {
-            throw Error(where + " is not JSON");
+            throw bad(" is not JSON");
           }
           if (!j.is_object() || !j.contains(field) || !j[field].is_string())
-            throw Error(where + " has no string field \"" + field + "\"");
+            throw bad(" has no string field \"" + field + "\"");
           perturber.restart(++record);  // each record's noise is its own, whatever came before
           noisy.clear();
           perturber.feed(j[field].get_ref<const std::string&>(), noisy);

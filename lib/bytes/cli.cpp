@@ -92,7 +92,7 @@ void add_threads(CLI::App& app, Common& common) {
 }
 
 void add_seed(CLI::App& app, Common& common) {
-  app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->capture_default_str();
+  app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
 int thread_count(const Common& common) {

@@ -183,6 +183,13 @@ void encode(const std::vector<Unit>& units, bool bytes, std::string& out) {
   out.resize(size_t(p - out.data()));
 }
 
+// A letter from a to z other than not_this, uniformly from the random number r.
+uint32_t other_letter(uint64_t r, uint32_t not_this) {
+  const bool skip = not_this >= 'a' && not_this <= 'z';
+  const uint32_t c = 'a' + uint32_t(r % (skip ? 25 : 26));
+  return skip && c >= not_this ? c + 1 : c;
+}
+
 constexpr size_t max_word = 256;  // longer runs are cut into words of this many characters
 constexpr size_t ring_size = 64;  // recent characters that insert and substitute draw from
 
@@ -262,8 +269,7 @@ class Stage {
       uint32_t c = ring_[rand(at, k) % ring_.size()];
       if (c != not_this) return c;
     }
-    uint32_t c = 'a' + uint32_t(rand(at, 9) % 25);
-    return c >= not_this && not_this >= 'a' && not_this <= 'z' ? c + 1 : c;
+    return other_letter(rand(at, 9), not_this);
   }
 
   // Whether the noise may change u: the units its rate counts.
@@ -486,8 +492,7 @@ class Stage {
         ++units;
         if (trial()) {
           const size_t i = rand(at, 3) % w.size();
-          uint32_t c = 'a' + uint32_t(rand(at, 4) % 25);
-          w[i] = c >= w[i] && w[i] >= 'a' && w[i] <= 'z' ? c + 1 : c;
+          w[i] = other_letter(rand(at, 4), w[i]);
         }
         break;
       }

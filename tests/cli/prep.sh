@@ -224,12 +224,15 @@ case_completion_bash() {
     tc _bytes_train bytes-train --prec | grep -qx -- --precision || exit 7
     tc _bytes_eval bytes-eval --split '' | grep -qx val || exit 8
     tc _bytes_gen bytes-gen --top | grep -qx -- --top-p || exit 9
+    . '$BYTES_SOURCE/completions/bash/bytes-perturb'
+    tc _bytes_perturb bytes-perturb --noise hom | grep -qx homoglyph || exit 10
+    tc _bytes_perturb bytes-perturb --unit '' | grep -qx byte || exit 11
   " || fail "bash completion check $?"
 }
 
 case_man_pages() {
   mandir="$(dirname "$BYTES_BIN")/man"
-  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-gen.1 bytes-dataset.5 bytes-model.5; do
+  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-gen.1 bytes-perturb.1 bytes-dataset.5 bytes-model.5; do
     [ -f "$mandir/$page" ] || fail "$page was not built"
     MANWIDTH=80 man -l "$mandir/$page" 2>err >text || fail "man cannot render $page"
     grep -q NAME text || fail "$page has no NAME section"

@@ -1,0 +1,12 @@
+# fish completion for bytes-perturb
+complete -c bytes-perturb -s h -l help -d 'Print help and exit'
+complete -c bytes-perturb -l version -d 'Print version and exit'
+complete -c bytes-perturb -s q -l quiet -d 'Print less on stderr'
+complete -c bytes-perturb -s v -l verbose -d 'Print more on stderr'
+complete -c bytes-perturb -l seed -x -d 'Random seed'
+complete -c bytes-perturb -s n -l noise -x -a '(bytes-perturb --list 2>/dev/null | string replace -r " .*" "")' -d 'Noise TYPE[:RATE], applied in order'
+complete -c bytes-perturb -l unit -x -a 'codepoint byte' -d 'What a unit is'
+complete -c bytes-perturb -l field -x -d 'Perturb only this string field of JSON lines'
+complete -c bytes-perturb -s o -l output -r -d 'Write to a file, whole or not at all'
+complete -c bytes-perturb -l report -d 'Print edit counts as JSON on stderr'
+complete -c bytes-perturb -l list -d 'List the noise types with their default rates'
