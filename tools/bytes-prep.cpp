@@ -5,9 +5,11 @@
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
+#include "bytes/generate.hpp"
 #include "bytes/io.hpp"
 #include "bytes/prep.hpp"
 #include "bytes/progress.hpp"
+#include "bytes/words.hpp"
 
 using namespace bytes;
 
@@ -79,6 +81,37 @@ int cat(const std::string& path, const std::string& split, const std::vector<uin
   return cli::ok;
 }
 
+// One line per word: its offset, its length in bytes and its bytes, escaped (bytes-gen --escape's
+// form, and \n and \t too) so that a word holding a newline is still one line.
+int show_words(const std::string& path, WordRule rule, size_t cap) {
+  WordSplitter splitter(rule, cap);  // checks the cap before anything is read
+  if (path == "-" && isatty(0)) throw UsageError("stdin is a terminal (pipe text in, or name a file)");
+  InputFile in(path);
+  std::string word;
+  uint64_t offset = 0, start = 0;
+  auto flush = [&] {
+    if (word.empty()) return;
+    Escaper escaper;
+    std::string line = std::to_string(start) + "\t" + std::to_string(word.size()) + "\t";
+    for (char c : escaper.put(word) + escaper.finish()) line += c == '\n' ? "\\n" : c == '\t' ? "\\t" : std::string(1, c);
+    write_stdout(line + "\n");
+    word.clear();
+  };
+  std::vector<char> buf(1 << 16);
+  for (size_t got; (got = in.read(buf.data(), buf.size())) > 0;) {
+    for (size_t i = 0; i < got; ++i, ++offset) {
+      if (splitter.starts_word(uint8_t(buf[i]))) {
+        flush();
+        start = offset;
+      }
+      word += buf[i];
+    }
+    cli::check_interrupt();
+  }
+  flush();
+  return int(cli::ok);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,6 +153,14 @@ int main(int argc, char** argv) {
   list_cmd->add_option("dataset", list_path, "Dataset file")->required();
   list_cmd->add_flag("--documents", per_doc, "One line per document: index, split, bytes, source");
 
+  auto* words_cmd = app.add_subcommand("words", "Show how the word model cuts a text: offset, length, word per line");
+  std::string words_path = "-", word_rule = "whitespace";
+  size_t word_cap = 32;
+  words_cmd->add_option("input", words_path, "Text file, or - for stdin (default)")->type_name("FILE");
+  words_cmd->add_option("--rule", word_rule, "whitespace: non-space run + its spaces; spacelike: SpaceByte's")
+      ->check(CLI::IsMember({"whitespace", "spacelike"}))->default_str("whitespace");
+  words_cmd->add_option("--cap", word_cap, "Longest word in bytes (at least 4)")->default_str("32");
+
   auto* cat_cmd = app.add_subcommand("cat", "Write a split's documents (or chosen ones) to stdout byte for byte");
   std::string cat_path, cat_split = "all", delimiter;
   std::vector<uint64_t> cat_docs;
@@ -136,6 +177,7 @@ int main(int argc, char** argv) {
   return cli::run(app, common, argc, argv, [&] {
     if (list_cmd->parsed()) return list(list_path, per_doc, common);
     if (cat_cmd->parsed()) return cat(cat_path, cat_split, cat_docs, !no_delimiter, delimiter, nul);
+    if (words_cmd->parsed()) return show_words(words_path, parse_word_rule(word_rule), word_cap);
 
     if (output.empty()) throw UsageError("missing -o/--output: the dataset file to write");
     if (!separator.empty() && app.count("--docs")) throw UsageError("--separator and --docs exclude each other");

@@ -1,7 +1,8 @@
 # fish completion for bytes-prep
-set -l subs list cat
+set -l subs list cat words
 complete -c bytes-prep -f -n "not __fish_seen_subcommand_from $subs" -a list -d 'Check a dataset and print its splits'
 complete -c bytes-prep -f -n "not __fish_seen_subcommand_from $subs" -a cat -d 'Write documents to stdout'
+complete -c bytes-prep -f -n "not __fish_seen_subcommand_from $subs" -a words -d 'Show how the word model cuts a text'
 complete -c bytes-prep -F -n "not __fish_seen_subcommand_from $subs"
 
 complete -c bytes-prep -s h -l help -d 'Print help and exit'
@@ -32,3 +33,6 @@ complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -l doc -x -d 'Only d
 complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -l delimiter -x -d 'String after each document'
 complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -s z -l null -d 'End each document with NUL'
 complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -l no-delimiter -d 'Documents back to back'
+complete -c bytes-prep -n '__fish_seen_subcommand_from words' -F
+complete -c bytes-prep -n '__fish_seen_subcommand_from words' -l rule -x -a 'whitespace spacelike' -d 'How words are cut'
+complete -c bytes-prep -n '__fish_seen_subcommand_from words' -l cap -x -d 'Longest word in bytes'

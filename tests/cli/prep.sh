@@ -203,6 +203,38 @@ case_no_partial_output() {
   [ -z "$(ls -A | grep -v -e '^a.txt$' -e '^out$' -e '^err$')" ] || fail "interrupted run left files: $(ls -A)"
 }
 
+# The word splitter through the program: lines put back together give the text; prefix-stable.
+case_words() {
+  printf '  To be, or not\tto be:\nthat is the question. Ærøskøbing-straße-is-a-very-long-word\xff end' >t.txt
+  bytes-prep words t.txt >w || fail "exit $?"
+  head -3 w | cut -f3 | tr '\n' '|' | grep -qx '  |To |be, |' || fail "words: $(head -3 w)"
+  grep -qxF $'12\t4\tnot\\t' w || fail "a tab inside a word is escaped"
+  grep -qxF $'19\t4\tbe:\\n' w || fail "a newline inside a word is escaped"
+  python3 - <<'PY' || fail "offsets and lengths do not tile the text"
+rows = [l.rstrip("\n").split("\t") for l in open("w")]
+data = open("t.txt", "rb").read()
+at = 0
+for off, n, _ in rows:
+    assert int(off) == at, (off, at)
+    assert 0 < int(n) <= 32
+    at += int(n)
+assert at == len(data)
+PY
+  # Prefix-stable: the words of a prefix are the words of the whole, the last one cut.
+  for n in 7 30 61; do
+    head -c $n t.txt | bytes-prep words --rule spacelike | cut -f1 >p
+    bytes-prep words --rule spacelike <t.txt | awk -F'\t' -v n=$n '$1 < n { print $1 }' >q
+    same p q
+  done
+  : | bytes-prep words >out && [ ! -s out ] || fail "empty input"
+  for args in "--cap 3" "--cap x" "--rule tabs"; do
+    expect_exit 2 bytes-prep words $args t.txt
+    expect_error_line bytes-prep
+  done
+  expect_exit 1 bytes-prep words missing.txt
+  expect_error_line bytes-prep
+}
+
 case_completion_bash() {
   src="$BYTES_SOURCE/completions/bash/bytes-prep"
   bash -c "
@@ -221,6 +253,7 @@ case_completion_bash() {
     done
     tc() { local f=\$1; shift; COMP_WORDS=(\"\$@\"); COMP_CWORD=\$((\${#COMP_WORDS[@]} - 1)); COMP_LINE=\"\$*\"
            COMP_POINT=\${#COMP_LINE}; \$f; printf '%s\\n' \"\${COMPREPLY[@]}\"; }
+    t bytes-prep words --r | grep -qx -- --rule || exit 12
     tc _bytes_train bytes-train --prec | grep -qx -- --precision || exit 7
     tc _bytes_eval bytes-eval --split '' | grep -qx val || exit 8
     tc _bytes_gen bytes-gen --top | grep -qx -- --top-p || exit 9
