@@ -285,7 +285,7 @@ class Stage {
       case NoiseKind::diacritics: return !bytes_ && u.c >= 0xC0 && strip_diacritics(u.c) != std::u32string(1, char32_t(u.c));
       case NoiseKind::homoglyph: return !bytes_ && homoglyphs().count(u.c);
       case NoiseKind::inner_permute: return is_letter(u.c, bytes_);
-      default: return !is_space(u.c, bytes_);
+      default: return text(u);
     }
   }
 
