@@ -289,15 +289,19 @@ class Stage {
     }
   }
 
+  // Types that change only the unit a trial hits (the others work on pairs and words).
+  static constexpr bool unit_wise(NoiseKind k) {
+    return k != NoiseKind::swap && k != NoiseKind::inner_permute && k != NoiseKind::word_permute &&
+           k != NoiseKind::word_replace && k != NoiseKind::word_delete;
+  }
+
   // One loop per noise type, so that each is compiled with its type known. Types that change
   // only the unit a trial hits copy the units between hits in one block (the gap is known).
   template <NoiseKind K>
   void run_as(const std::vector<Unit>& in) {
-    constexpr bool unit_wise = K != NoiseKind::swap && K != NoiseKind::inner_permute && K != NoiseKind::word_permute &&
-                               K != NoiseKind::word_replace && K != NoiseKind::word_delete;
     const size_t n = in.size();
     for (size_t i = 0; i < n;) {
-      if (unit_wise && !always_) {
+      if (unit_wise(K) && !always_) {
         size_t j = i;
         uint64_t passed = 0;  // eligible units that the gap lets through
         for (; j < n; ++j)
@@ -331,45 +335,72 @@ class Stage {
       if (text(in[k])) remember(in[k]);
   }
 
+  // What a trial that hits u writes instead of it; edits counts the units it changes. Deletions
+  // right after a stray byte are skipped: they could join stray bytes into a character.
   template <NoiseKind K>
-  void process(Unit u) {
+  void hit(Unit u) {
     const uint64_t at = index_;
     switch (K) {
+      case NoiseKind::adm: {
+        const uint64_t action = rand(at, 5) % 3;
+        return action == 0 ? hit<NoiseKind::insert>(u) : action == 1 ? hit<NoiseKind::drop>(u) : hit<NoiseKind::substitute>(u);
+      }
       case NoiseKind::drop:
-      case NoiseKind::insert:
-      case NoiseKind::substitute:
-      case NoiseKind::adm:
-      case NoiseKind::repeat:
-      case NoiseKind::antspeak:
-      case NoiseKind::ws_insert: {
-        if (!eligible<K>(u)) return emit(u);
-        ++units;
-        int action = -1;  // 0 insert, 1 drop, 2 substitute, 3 repeat, 4 antspeak, 5 space after
-        if (trial()) {
-          switch (K) {
-            case NoiseKind::drop: action = 1; break;
-            case NoiseKind::insert: action = 0; break;
-            case NoiseKind::substitute: action = 2; break;
-            case NoiseKind::adm: action = int(rand(at, 5) % 3); break;
-            case NoiseKind::repeat: action = 3; break;
-            case NoiseKind::antspeak: action = 4; break;
-            default: action = 5; break;
-          }
-        }
-        if (action == 1 && prev_raw_) action = -1;  // deleting here could join stray bytes into a character
-        if (action >= 0) ++edits;
-        switch (action) {
-          case 0: emit(u); emit(random_char(at, 0xFFFFFFFF)); break;
-          case 1: break;
-          case 2: emit(random_char(at, u.c)); break;
-          case 3: emit(u); for (uint64_t k = 0, n = 1 + rand(at, 6) % 3; k < n; ++k) emit(u); break;
-          case 4: emit(to_upper(u.c, bytes_)); emit(' '); break;
-          case 5: emit(u); emit(' '); break;
-          default: emit(u);
-        }
-        if (draws_from_input_) remember(u);
+      case NoiseKind::ws_drop:
+        if (prev_raw_) return emit(u);
+        ++edits;
+        return;
+      case NoiseKind::diacritics: {
+        const std::u32string plain = strip_diacritics(u.c);
+        if (plain.empty() && prev_raw_) return emit(u);
+        ++edits;
+        for (char32_t c : plain) emit(uint32_t(c));
         return;
       }
+      case NoiseKind::randcase:
+      case NoiseKind::upper:
+      case NoiseKind::lower: {
+        const uint32_t up = to_upper(u.c, bytes_), low = to_lower(u.c, bytes_);
+        const uint32_t c = K == NoiseKind::upper ? up : K == NoiseKind::lower ? low : (rand(at, 8) & 1) ? up : low;
+        if (c != u.c) ++edits;
+        return emit(c);
+      }
+      default: break;
+    }
+    ++edits;  // the rest always change the text
+    switch (K) {
+      case NoiseKind::insert: emit(u); return emit(random_char(at, 0xFFFFFFFF));
+      case NoiseKind::substitute: return emit(random_char(at, u.c));
+      case NoiseKind::repeat:
+        emit(u);
+        for (uint64_t k = 0, n = 1 + rand(at, 6) % 3; k < n; ++k) emit(u);
+        return;
+      case NoiseKind::antspeak: emit(to_upper(u.c, bytes_)); return emit(' ');
+      case NoiseKind::ws_insert: emit(u); return emit(' ');
+      case NoiseKind::typo: {
+        const std::string& keys = keyboard_neighbours()[u.c | (is_letter(u.c, true) ? 32 : 0)];
+        const uint32_t k = uint32_t(keys[rand(at, 7) % keys.size()]);
+        return emit(u.c >= 'A' && u.c <= 'Z' ? to_upper(k, true) : k);
+      }
+      case NoiseKind::homoglyph: return emit(homoglyphs().at(u.c));
+      default: return emit(u);  // pair and word types do not come here
+    }
+  }
+
+  // Every eligible unit gets exactly one trial, in input order: that is what makes the rate exact
+  // and the output independent of everything but the seed and the input.
+  template <NoiseKind K>
+  void process(Unit u) {
+    if constexpr (unit_wise(K)) {
+      if (!eligible<K>(u)) return emit(u);
+      ++units;
+      if (trial()) hit<K>(u);
+      else emit(u);
+      if (draws_from_input_) remember(u);
+      return;
+    }
+    const uint64_t at = index_;
+    switch (K) {
       case NoiseKind::swap: {  // pairs of different text characters; a swapped pair is done
         if (!pending_) {
           if (text(u)) pending_ = u;
@@ -396,54 +427,6 @@ class Stage {
         pending_ = u;
         return;
       }
-      case NoiseKind::typo: {
-        if (!eligible<K>(u)) return emit(u);
-        ++units;
-        if (!trial()) return emit(u);
-        ++edits;
-        const std::string& keys = keyboard_neighbours()[u.c | (is_letter(u.c, true) ? 32 : 0)];
-        uint32_t k = uint32_t(keys[rand(at, 7) % keys.size()]);
-        return emit(u.c >= 'A' && u.c <= 'Z' ? to_upper(k, true) : k);
-      }
-      case NoiseKind::randcase:
-      case NoiseKind::upper:
-      case NoiseKind::lower: {
-        if (!eligible<K>(u)) return emit(u);
-        const uint32_t up = to_upper(u.c, bytes_), low = to_lower(u.c, bytes_);
-        ++units;
-        if (!trial()) return emit(u);
-        uint32_t c = K == NoiseKind::upper   ? up
-                     : K == NoiseKind::lower ? low
-                     : (rand(at, 8) & 1)              ? up
-                                                      : low;
-        if (c != u.c) ++edits;
-        return emit(c);
-      }
-      case NoiseKind::ws_drop: {
-        if (!eligible<K>(u)) return emit(u);
-        ++units;
-        if (trial() && !prev_raw_) {
-          ++edits;
-          return;
-        }
-        return emit(u);
-      }
-      case NoiseKind::diacritics: {
-        if (!eligible<K>(u)) return emit(u);
-        const std::u32string plain = strip_diacritics(u.c);
-        ++units;
-        if (!trial() || (plain.empty() && prev_raw_)) return emit(u);
-        ++edits;
-        for (char32_t c : plain) emit(uint32_t(c));
-        return;
-      }
-      case NoiseKind::homoglyph: {
-        if (!eligible<K>(u)) return emit(u);
-        ++units;
-        if (!trial()) return emit(u);
-        ++edits;
-        return emit(homoglyphs().at(u.c));
-      }
       case NoiseKind::inner_permute:
       case NoiseKind::word_permute:
       case NoiseKind::word_replace:
@@ -460,6 +443,7 @@ class Stage {
         if (word_.size() == max_word) flush_word();
         return;
       }
+      default: return;  // unit-wise types: above
     }
   }
 
