@@ -60,25 +60,22 @@ int main(int argc, char** argv) {
     const int64_t used_stride = stride > 0 ? std::min(stride, model.config().ctx) : std::max<int64_t>(1, model.config().ctx / 2);
 
     if (conditional) {
-      std::string text = read_all(input);
+      LineReader lines(input);  // scored as they arrive: a pipe of pairs need not end first
       double total_bits = 0;
-      uint64_t total_bytes = 0, line_no = 0;
-      for (size_t start = 0; start < text.size();) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        start = end + 1;
-        ++line_no;
+      uint64_t total_bytes = 0, targets = 0;
+      for (std::string line; lines.next(line);) {
+        const uint64_t line_no = lines.line_number();
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        const std::string where = "line " + std::to_string(line_no) + " of " + lines.name();
         nlohmann::json j;
         try {
           j = nlohmann::json::parse(line);
-        } catch (const std::exception& e) {
-          throw Error("line " + std::to_string(line_no) + " is not JSON: " + input);
+        } catch (const std::exception&) {
+          throw Error(where + " is not JSON");
         }
         if (!j.is_object() || !j.contains("context") || !j.contains("target") || !j["context"].is_string() ||
             !j["target"].is_string())
-          throw Error("line " + std::to_string(line_no) + " needs string fields \"context\" and \"target\": " + input);
+          throw Error(where + " needs string fields \"context\" and \"target\"");
         std::string context = j["context"], target = j["target"];
         std::string doc = context + target;
         auto bits = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
@@ -86,11 +83,12 @@ int main(int argc, char** argv) {
         for (size_t i = context.size(); i < doc.size(); ++i) sum += bits[i];
         total_bits += sum;
         total_bytes += target.size();
+        ++targets;
         nlohmann::ordered_json out = {{"line", line_no}, {"context_bytes", context.size()}, {"target_bytes", target.size()},
                                       {"bits", round6(sum)}, {"bpb", round6(target.empty() ? 0 : sum / double(target.size()))}};
         write_stdout(out.dump() + "\n");
       }
-      spdlog::info("{} targets, {} bytes, {} bits per byte given their contexts", line_no, total_bytes,
+      spdlog::info("{} targets, {} bytes, {} bits per byte given their contexts", targets, total_bytes,
                    fixed4(total_bytes ? total_bits / double(total_bytes) : 0));
       return int(cli::ok);
     }
