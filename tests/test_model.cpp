@@ -154,10 +154,11 @@ TEST_CASE("swiglu and cross-entropy backward agree with finite differences") {
 
 TEST_CASE("rope is a rotation whose inverse undoes it, with the spec's pairing") {
   std::mt19937_64 rng(3);
-  const int64_t rows = 6, T = 3, hd = 64, heads = 2, stride = heads * hd + 5;
+  const int64_t rows = 6, hd = 64, heads = 2, stride = heads * hd + 5;
   auto x = randn(rng, size_t(rows * stride));
   auto y = x;
-  k::rope(y.data(), rows, T, stride, heads, hd, 10000.0f, false);
+  const std::vector<int64_t> segs{0, 3, 6};
+  k::rope(y.data(), segs.data(), 2, stride, heads, hd, 10000.0f, false);
   // Row 4 is position 1: pair (j, j + 32) of head 0 turns by base^(−2j/64).
   for (int64_t j : {0, 5, 31}) {
     double a = std::pow(10000.0, -2.0 * double(j) / 64.0);
@@ -166,56 +167,65 @@ TEST_CASE("rope is a rotation whose inverse undoes it, with the spec's pairing")
     CHECK(y[size_t(4 * stride + j + 32)] == doctest::Approx(x2 * std::cos(a) + x1 * std::sin(a)).epsilon(1e-5));
   }
   CHECK(y[size_t(3 * stride + 7)] == x[size_t(3 * stride + 7)]);  // position 0: identity
-  k::rope(y.data(), rows, T, stride, heads, hd, 10000.0f, true);
+  k::rope(y.data(), segs.data(), 2, stride, heads, hd, 10000.0f, true);
   for (size_t i = 0; i < x.size(); ++i) REQUIRE(y[i] == doctest::Approx(x[i]).epsilon(1e-5));
 }
 
-TEST_CASE("tiled attention matches the plain softmax and its backward agrees with finite differences") {
+TEST_CASE("tiled attention over segments matches the plain softmax, causal or not, and its backward agrees with finite differences") {
   std::mt19937_64 rng(4);
-  for (int64_t T : {1, 5, 64, 130}) {
-    const int64_t B = 2, H = 2, hd = 64, D = H * hd;
-    auto qkv = randn(rng, size_t(B * T * 3 * D));
-    std::vector<float> out(size_t(B * T * D)), lse(size_t(B * H * T));
-    k::attention_forward(qkv.data(), B, T, H, hd, out.data(), lse.data());
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t t = 0; t < T; t += std::max<int64_t>(1, T / 7)) {
-          // Reference: softmax over keys 0..t of q·k/sqrt(hd), then the weighted sum of v.
-          auto q = &qkv[size_t((b * T + t) * 3 * D + h * hd)];
-          std::vector<double> s(size_t(t + 1));
-          double mx = -1e30;
-          for (int64_t j = 0; j <= t; ++j) {
-            auto kk = &qkv[size_t((b * T + j) * 3 * D + D + h * hd)];
-            double acc = 0;
-            for (int64_t x = 0; x < hd; ++x) acc += double(q[x]) * kk[x];
-            s[size_t(j)] = acc / 8.0;
-            mx = std::max(mx, s[size_t(j)]);
+  // Segment lengths: uniform batches as the flat model runs them, and the short, uneven ones of words.
+  const std::vector<std::vector<int64_t>> layouts = {{1, 1}, {5, 5}, {64, 64}, {130, 130}, {3, 1, 17, 70, 2}};
+  for (const auto& lengths : layouts)
+    for (bool causal : {true, false}) {
+      std::vector<int64_t> offsets{0};
+      for (int64_t n : lengths) offsets.push_back(offsets.back() + n);
+      const int64_t S = int64_t(lengths.size()), N = offsets.back(), H = 2, hd = 64, D = H * hd;
+      CAPTURE(N);
+      CAPTURE(causal);
+      auto qkv = randn(rng, size_t(N * 3 * D));
+      std::vector<float> out(size_t(N * D)), lse(size_t(N * H));
+      k::attention_forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data());
+      for (int64_t sg = 0; sg < S; ++sg)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t t = offsets[size_t(sg)]; t < offsets[size_t(sg + 1)]; ++t) {
+            // Reference: softmax over the visible keys of q·k/sqrt(hd), then the weighted sum of v.
+            const int64_t first = offsets[size_t(sg)], last = causal ? t : offsets[size_t(sg + 1)] - 1;
+            auto q = &qkv[size_t(t * 3 * D + h * hd)];
+            std::vector<double> s;
+            double mx = -1e30;
+            for (int64_t j = first; j <= last; ++j) {
+              auto kk = &qkv[size_t(j * 3 * D + D + h * hd)];
+              double acc = 0;
+              for (int64_t x = 0; x < hd; ++x) acc += double(q[x]) * kk[x];
+              s.push_back(acc / 8.0);
+              mx = std::max(mx, s.back());
+            }
+            double z = 0;
+            for (auto& v : s) z += std::exp(v - mx);
+            CHECK(lse[size_t(t * H + h)] == doctest::Approx(mx + std::log(z)).epsilon(1e-4));
+            for (int64_t x = 0; x < hd; x += 9) {
+              double o = 0;
+              for (int64_t j = first; j <= last; ++j)
+                o += std::exp(s[size_t(j - first)] - mx) / z * qkv[size_t(j * 3 * D + 2 * D + h * hd + x)];
+              REQUIRE(out[size_t(t * D + h * hd + x)] == doctest::Approx(o).epsilon(1e-4));
+            }
           }
-          double z = 0;
-          for (auto& v : s) z += std::exp(v - mx);
-          CHECK(lse[size_t((b * H + h) * T + t)] == doctest::Approx(mx + std::log(z)).epsilon(1e-4));
-          for (int64_t x = 0; x < hd; x += 9) {
-            double o = 0;
-            for (int64_t j = 0; j <= t; ++j) o += std::exp(s[size_t(j)] - mx) / z * qkv[size_t((b * T + j) * 3 * D + 2 * D + h * hd + x)];
-            REQUIRE(out[size_t((b * T + t) * D + h * hd + x)] == doctest::Approx(o).epsilon(1e-4));
-          }
-        }
-    if (T == 1) continue;
-    check_directional(
-        qkv,
-        [&] {
-          std::vector<float> o(size_t(B * T * D)), l(size_t(B * H * T));
-          k::attention_forward(qkv.data(), B, T, H, hd, o.data(), l.data());
-          return o;
-        },
-        [&](const std::vector<float>& r) {
-          std::vector<float> o(size_t(B * T * D)), l(size_t(B * H * T)), d(qkv.size());
-          k::attention_forward(qkv.data(), B, T, H, hd, o.data(), l.data());
-          k::attention_backward(qkv.data(), o.data(), r.data(), l.data(), B, T, H, hd, d.data());
-          return d;
-        },
-        rng, 1e-2, 5e-3);
-  }
+      if (N <= 2) continue;
+      check_directional(
+          qkv,
+          [&] {
+            std::vector<float> o(size_t(N * D)), l(size_t(N * H));
+            k::attention_forward(qkv.data(), offsets.data(), S, H, hd, causal, o.data(), l.data());
+            return o;
+          },
+          [&](const std::vector<float>& r) {
+            std::vector<float> o(size_t(N * D)), l(size_t(N * H)), d(qkv.size());
+            k::attention_forward(qkv.data(), offsets.data(), S, H, hd, causal, o.data(), l.data());
+            k::attention_backward(qkv.data(), o.data(), r.data(), l.data(), offsets.data(), S, H, hd, causal, d.data());
+            return d;
+          },
+          rng, 1e-2, 5e-3);
+    }
 }
 
 TEST_CASE("the whole flat model's gradients agree with finite differences, tensor by tensor") {

@@ -80,7 +80,7 @@ void tile_gemm(int64_t M, int64_t N, int64_t K,
   }
 }
 
-// Scratch of one thread: full 64-row tiles (zero-padded past the sequence's end).
+// Scratch of one thread: 64-row tiles, zero-padded past a segment's end.
 struct Scratch {
   std::vector<float> q, k, kt, v, vt, s, pt, acc, dout, dq, dk, dv, m, l, dsum;
   Scratch(int64_t T, int64_t hd)
@@ -90,20 +90,24 @@ struct Scratch {
         m(tile), l(tile), dsum(tile) {}
 };
 
-// Rows [t0, t0 + n) of one head (row stride `stride`) into a 64-row tile, scaled, zero-padded.
-inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t hd, float scale, float* out) {
-  for (int64_t r = 0; r < tile; ++r)
+// Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
+// scaled, zero-padded.
+inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t rows, int64_t hd, float scale,
+                      float* out) {
+  for (int64_t r = 0; r < rows; ++r)
     for (int64_t x = 0; x < hd; ++x) out[r * hd + x] = r < n ? base[(t0 + r) * stride + x] * scale : 0.0f;
 }
-inline void transpose(const float* in, int64_t rows, int64_t cols, float* out) {  // in rows×cols → cols×rows
+inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in, int64_t ld_out, float* out) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+    for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
 }
+inline int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-// p[c] = exp(s[c] − shift) for c < visible, else 0, over one 64-wide row; returns the sum.
-inline float exp_row(float* s, float shift, int64_t visible) {
+// p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of 8)
+// entries of a row; returns the sum.
+inline float exp_row(float* s, float shift, int64_t visible, int64_t width) {
   v8 sum = splat(0.0f);
-  for (int64_t c = 0; c < tile; c += 8) {
+  for (int64_t c = 0; c < width; c += 8) {
     v8 e = exp8(load8(s + c) - splat(shift));
     for (int64_t x = 0; x < 8; ++x)
       if (c + x >= visible) e[x] = 0.0f;
@@ -115,76 +119,89 @@ inline float exp_row(float* s, float shift, int64_t visible) {
   return total;
 }
 
+int64_t longest(const int64_t* offsets, int64_t S) {
+  int64_t T = 0;
+  for (int64_t s = 0; s < S; ++s) T = std::max(T, offsets[s + 1] - offsets[s]);
+  return T;
+}
+
+// Keys visible to query row i (within its segment) among the keys of a tile starting at j0.
+inline int64_t visible_keys(bool causal, int64_t cols, int64_t i, int64_t j0) {
+  return causal ? std::max<int64_t>(0, std::min(cols, i - j0 + 1)) : cols;
+}
+
 }  // namespace
 
-void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse) {
-  const int64_t D = H * hd, stride = 3 * D;
+void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
+                       float* out, float* lse) {
+  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S);
   const float scale = 1.0f / std::sqrt(float(hd));
-#pragma omp parallel
+#pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
-    Scratch w(T, hd);
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
+    Scratch w(T_max, hd);
+#pragma omp for collapse(2) schedule(dynamic, 4)
+    for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
-        const float* qb = qkv + b * T * stride + h * hd;
+        const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
+        const float* qb = qkv + row0 * stride + h * hd;
         const float *kb = qb + D, *vb = qb + 2 * D;
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
-          load_rows(qb, stride, i0, rows, hd, scale, w.q.data());
+          load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
           std::fill(w.m.begin(), w.m.end(), -1e30f);
           std::fill(w.l.begin(), w.l.end(), 0.0f);
           std::fill(w.acc.begin(), w.acc.end(), 0.0f);
-          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0);
-            load_rows(kb, stride, j0, cols, hd, 1.0f, w.k.data());
-            transpose(w.k.data(), tile, hd, w.kt.data());
-            load_rows(vb, stride, j0, cols, hd, 1.0f, w.v.data());
-            tile_gemm(rows, tile, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
+          for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
+            const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
+            load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data());
+            transpose(w.k.data(), c16, hd, hd, tile, w.kt.data());
+            load_rows(vb, stride, j0, cols, cols, hd, 1.0f, w.v.data());
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
-              const int64_t visible = std::min(cols, i0 + r - j0 + 1);  // causal: keys <= query
+              const int64_t visible = visible_keys(causal, cols, i0 + r, j0);
               float mx = w.m[size_t(r)];
               for (int64_t c = 0; c < visible; ++c) mx = std::max(mx, s[c]);
               const float corr = std::exp(w.m[size_t(r)] - mx);
-              w.l[size_t(r)] = w.l[size_t(r)] * corr + exp_row(s, mx, visible);
+              w.l[size_t(r)] = w.l[size_t(r)] * corr + exp_row(s, mx, visible, c16);
               w.m[size_t(r)] = mx;
               float* acc = w.acc.data() + r * hd;
               for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
             }
-            tile_gemm(rows, hd, tile, w.s.data(), tile, w.v.data(), hd, w.acc.data(), hd, true);
+            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data(), hd, w.acc.data(), hd, true);
           }
           for (int64_t r = 0; r < rows; ++r) {
             const float inv = 1.0f / w.l[size_t(r)];
-            float* o = out + (b * T + i0 + r) * D + h * hd;
+            float* o = out + (row0 + i0 + r) * D + h * hd;
             for (int64_t x = 0; x < hd; ++x) o[x] = w.acc[size_t(r * hd + x)] * inv;
-            lse[(b * H + h) * T + i0 + r] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
+            lse[(row0 + i0 + r) * H + h] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
           }
         }
       }
   }
 }
 
-void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
-                        int64_t T, int64_t H, int64_t hd, float* dqkv) {
-  const int64_t D = H * hd, stride = 3 * D;
+void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
+                        const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
+  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S);
   const float scale = 1.0f / std::sqrt(float(hd));
-#pragma omp parallel
+#pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
-    Scratch w(T, hd);
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
+    Scratch w(T_max, hd);
+#pragma omp for collapse(2) schedule(dynamic, 4)
+    for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
-        const float* qb = qkv + b * T * stride + h * hd;
+        const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
+        const float* qb = qkv + row0 * stride + h * hd;
         const float *kb = qb + D, *vb = qb + 2 * D;
-        const float* dob = dout + b * T * D + h * hd;
-        const float* ob = out + b * T * D + h * hd;
-        const float* lb = lse + (b * H + h) * T;
-        std::fill(w.dk.begin(), w.dk.end(), 0.0f);
-        std::fill(w.dv.begin(), w.dv.end(), 0.0f);
+        const float* dob = dout + row0 * D + h * hd;
+        const float* ob = out + row0 * D + h * hd;
+        std::fill(w.dk.begin(), w.dk.begin() + (T + tile) * hd, 0.0f);
+        std::fill(w.dv.begin(), w.dv.begin() + (T + tile) * hd, 0.0f);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
-          load_rows(qb, stride, i0, rows, hd, scale, w.q.data());
-          load_rows(dob, D, i0, rows, hd, 1.0f, w.dout.data());
+          load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
+          load_rows(dob, D, i0, rows, rows, hd, 1.0f, w.dout.data());
           for (int64_t r = 0; r < rows; ++r) {
             const float *dor = dob + (i0 + r) * D, *orow = ob + (i0 + r) * D;
             float dsum = 0;
@@ -192,34 +209,34 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
             w.dsum[size_t(r)] = dsum;
           }
           std::fill(w.dq.begin(), w.dq.end(), 0.0f);
-          for (int64_t j0 = 0; j0 < i0 + rows; j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0);
-            load_rows(kb, stride, j0, cols, hd, 1.0f, w.k.data());
-            transpose(w.k.data(), tile, hd, w.kt.data());
-            load_rows(vb, stride, j0, cols, hd, 1.0f, w.v.data());
-            transpose(w.v.data(), tile, hd, w.vt.data());
-            tile_gemm(tile, tile, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
-            tile_gemm(tile, tile, hd, w.dout.data(), hd, w.vt.data(), tile, w.acc.data(), tile, false);  // dP
-            for (int64_t r = 0; r < tile; ++r) {
+          for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
+            const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
+            load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data());
+            transpose(w.k.data(), c16, hd, hd, tile, w.kt.data());
+            load_rows(vb, stride, j0, cols, c16, hd, 1.0f, w.v.data());
+            transpose(w.v.data(), c16, hd, hd, tile, w.vt.data());
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
+            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data(), tile, w.acc.data(), tile, false);  // dP
+            for (int64_t r = 0; r < rows; ++r) {
               float *p = w.s.data() + r * tile, *dp = w.acc.data() + r * tile;
-              const int64_t visible = r < rows ? std::min(cols, i0 + r - j0 + 1) : 0;
-              exp_row(p, r < rows ? lb[i0 + r] : 0.0f, visible);
-              const float dsum = r < rows ? w.dsum[size_t(r)] : 0.0f;
-              for (int64_t c = 0; c < tile; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
+              exp_row(p, lse[(row0 + i0 + r) * H + h], visible_keys(causal, cols, i0 + r, j0), c16);
+              const float dsum = w.dsum[size_t(r)];
+              for (int64_t c = 0; c < c16; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
             }
-            transpose(w.s.data(), tile, tile, w.pt.data());
-            tile_gemm(tile, hd, tile, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true);
-            transpose(w.acc.data(), tile, tile, w.pt.data());
-            tile_gemm(tile, hd, tile, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true);
-            tile_gemm(tile, hd, tile, w.acc.data(), tile, w.k.data(), hd, w.dq.data(), hd, true);
+            // Pᵀ and dSᵀ: c16 × rows, the reduction over the tile's query rows.
+            transpose(w.s.data(), rows, c16, tile, tile, w.pt.data());
+            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true);
+            transpose(w.acc.data(), rows, c16, tile, tile, w.pt.data());
+            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true);
+            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data(), hd, w.dq.data(), hd, true);
           }
           for (int64_t r = 0; r < rows; ++r) {
-            float* dq = dqkv + (b * T + i0 + r) * stride + h * hd;
+            float* dq = dqkv + (row0 + i0 + r) * stride + h * hd;
             for (int64_t x = 0; x < hd; ++x) dq[x] = w.dq[size_t(r * hd + x)] * scale;
           }
         }
         for (int64_t t = 0; t < T; ++t) {
-          float* dk = dqkv + (b * T + t) * stride + D + h * hd;
+          float* dk = dqkv + (row0 + t) * stride + D + h * hd;
           float* dv = dk + D;
           std::memcpy(dk, w.dk.data() + t * hd, size_t(hd) * sizeof(float));
           std::memcpy(dv, w.dv.data() + t * hd, size_t(hd) * sizeof(float));

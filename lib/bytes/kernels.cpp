@@ -77,9 +77,11 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
     for (int64_t j = 0; j < d; ++j) dw[j] += partial[size_t(t * d + j)];
 }
 
-void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse,
-          int64_t pos0) {
+void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n_heads, int64_t hd, float base,
+          bool inverse, int64_t pos0) {
   const int64_t half = hd / 2;
+  int64_t T = 0;
+  for (int64_t s = 0; s < S; ++s) T = std::max(T, offsets[s + 1] - offsets[s]);
   std::vector<float> cs(size_t(T * half)), sn(size_t(T * half));
   for (int64_t p = 0; p < T; ++p)
     for (int64_t j = 0; j < half; ++j) {
@@ -87,30 +89,31 @@ void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, in
       cs[size_t(p * half + j)] = float(std::cos(angle));
       sn[size_t(p * half + j)] = float(inverse ? -std::sin(angle) : std::sin(angle));
     }
-#pragma omp parallel for schedule(static) if (rows * stride >= min_parallel)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *c = cs.data() + (r % T) * half, *s = sn.data() + (r % T) * half;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + r * stride + h * hd;
+#pragma omp parallel for schedule(static) if ((offsets[S] - offsets[0]) * stride >= min_parallel)
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t r = offsets[s]; r < offsets[s + 1]; ++r) {
+      const float *c = cs.data() + (r - offsets[s]) * half, *sv = sn.data() + (r - offsets[s]) * half;
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + r * stride + h * hd;
 #pragma omp simd
-      for (int64_t j = 0; j < half; ++j) {
-        float a = v[j], b = v[j + half];
-        v[j] = a * c[j] - b * s[j];
-        v[j + half] = b * c[j] + a * s[j];
+        for (int64_t j = 0; j < half; ++j) {
+          float a = v[j], b = v[j + half];
+          v[j] = a * c[j] - b * sv[j];
+          v[j + half] = b * c[j] + a * sv[j];
+        }
       }
     }
-  }
 }
 
 namespace avx2 {
-void attention_forward(const float*, int64_t, int64_t, int64_t, int64_t, float*, float*);
-void attention_backward(const float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
-                        float*);
+void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);
+void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t, int64_t,
+                        int64_t, bool, float*);
 }  // namespace avx2
 namespace generic {
-void attention_forward(const float*, int64_t, int64_t, int64_t, int64_t, float*, float*);
-void attention_backward(const float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
-                        float*);
+void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);
+void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t, int64_t,
+                        int64_t, bool, float*);
 }  // namespace generic
 
 namespace {
@@ -120,13 +123,15 @@ bool has_avx2() {
 }
 }  // namespace
 
-void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse) {
-  (has_avx2() ? avx2::attention_forward : generic::attention_forward)(qkv, B, T, H, hd, out, lse);
+void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
+                       float* out, float* lse) {
+  (has_avx2() ? avx2::attention_forward : generic::attention_forward)(qkv, offsets, S, H, hd, causal, out, lse);
 }
 
-void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
-                        int64_t T, int64_t H, int64_t hd, float* dqkv) {
-  (has_avx2() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, B, T, H, hd, dqkv);
+void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
+                        const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
+  (has_avx2() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, offsets, S, H, hd, causal,
+                                                                         dqkv);
 }
 
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out) {

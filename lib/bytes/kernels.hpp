@@ -18,18 +18,22 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
                       float* dx, float* dw);
 
 // Rotary embedding in place on n_heads heads of size hd in each row (row stride `stride`), the
-// rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd) with pos = pos0 + row mod T.
+// rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd). Rows form segments as in
+// attention_forward; a row's position is pos0 + its index within its segment.
 // inverse = true applies the transpose rotation (the backward of the forward).
-void rope(float* x, int64_t rows, int64_t T, int64_t stride, int64_t n_heads, int64_t hd, float base, bool inverse,
-          int64_t pos0 = 0);
+void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n_heads, int64_t hd, float base,
+          bool inverse, int64_t pos0 = 0);
 
-// Causal attention over B sequences of T rows. qkv rows hold [q | k | v] (3·H·hd floats), heads
-// side by side. out (B·T × H·hd), lse (B·H·T) the log-sum-exp of each row's scores. Tiled with an
-// online softmax: memory is O(T·hd) per head whatever T is.
-void attention_forward(const float* qkv, int64_t B, int64_t T, int64_t H, int64_t hd, float* out, float* lse);
+// Multi-head attention over S segments of rows: segment s is rows [offsets[s], offsets[s + 1]),
+// and a row attends only to rows of its own segment (with causal, only to those at or before
+// it). qkv rows hold [q | k | v] (3·H·hd floats), heads side by side. out (rows × H·hd), lse
+// (rows × H) the log-sum-exp of each row's scores. Tiled with an online softmax: memory is
+// O(T·hd) per head whatever a segment's length T; short segments are not padded to a full tile.
+void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
+                       float* out, float* lse);
 // dqkv (same layout as qkv) is overwritten.
-void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse, int64_t B,
-                        int64_t T, int64_t H, int64_t hd, float* dqkv);
+void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
+                        const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv);
 
 // One query row q (H heads of hd) against n cached keys and values (rows of H·hd, keys already
 // rotated), for generation: out = softmax(q·kᵀ/√hd)·v per head.

@@ -12,20 +12,50 @@ namespace bytes {
 
 namespace k = kernels;
 
+int64_t ffn_hidden_for(int64_t d) { return 64 * std::llround(8.0 * double(d) / 3.0 / 64.0); }
+
 Config Config::flat(int64_t d_model, int64_t n_layers, int64_t ctx) {
   Config c;
   c.d_model = d_model;
   c.n_layers = n_layers;
   c.n_heads = std::max<int64_t>(1, d_model / head_dim);
-  c.ffn_hidden = 64 * std::llround(8.0 * double(d_model) / 3.0 / 64.0);
+  c.ffn_hidden = ffn_hidden_for(d_model);
   c.ctx = ctx;
   return c;
 }
 
+Config Config::word(int64_t d_model, int64_t n_layers, int64_t ctx, int64_t enc_d_model, int64_t enc_layers,
+                    int64_t dec_d_model, int64_t dec_layers) {
+  Config c = flat(d_model, n_layers, ctx);
+  c.arch = "word";
+  c.enc_d_model = enc_d_model;
+  c.enc_layers = enc_layers;
+  c.enc_heads = std::max<int64_t>(1, enc_d_model / head_dim);
+  c.enc_ffn_hidden = ffn_hidden_for(enc_d_model);
+  c.dec_d_model = dec_d_model;
+  c.dec_layers = dec_layers;
+  c.dec_heads = std::max<int64_t>(1, dec_d_model / head_dim);
+  c.dec_ffn_hidden = ffn_hidden_for(dec_d_model);
+  return c;
+}
+
 nlohmann::ordered_json Config::to_json() const {
-  return {{"arch", arch},         {"d_model", d_model},   {"n_layers", n_layers}, {"n_heads", n_heads},
-          {"ffn_hidden", ffn_hidden}, {"ctx", ctx},       {"rope_base", rope_base}, {"norm_eps", norm_eps},
-          {"vocab", vocab}};
+  nlohmann::ordered_json j = {{"arch", arch},         {"d_model", d_model},   {"n_layers", n_layers},
+                              {"n_heads", n_heads},   {"ffn_hidden", ffn_hidden}, {"ctx", ctx},
+                              {"rope_base", rope_base}, {"norm_eps", norm_eps}, {"vocab", vocab}};
+  if (is_word()) {
+    j["enc_d_model"] = enc_d_model;
+    j["enc_layers"] = enc_layers;
+    j["enc_heads"] = enc_heads;
+    j["enc_ffn_hidden"] = enc_ffn_hidden;
+    j["dec_d_model"] = dec_d_model;
+    j["dec_layers"] = dec_layers;
+    j["dec_heads"] = dec_heads;
+    j["dec_ffn_hidden"] = dec_ffn_hidden;
+    j["word_rule"] = word_rule;
+    j["word_cap"] = word_cap;
+  }
+  return j;
 }
 
 Config Config::from_json(const nlohmann::json& j) {
@@ -40,6 +70,18 @@ Config Config::from_json(const nlohmann::json& j) {
     c.rope_base = j.at("rope_base").get<double>();
     c.norm_eps = j.at("norm_eps").get<double>();
     c.vocab = j.at("vocab").get<int64_t>();
+    if (c.is_word()) {
+      c.enc_d_model = j.at("enc_d_model").get<int64_t>();
+      c.enc_layers = j.at("enc_layers").get<int64_t>();
+      c.enc_heads = j.at("enc_heads").get<int64_t>();
+      c.enc_ffn_hidden = j.at("enc_ffn_hidden").get<int64_t>();
+      c.dec_d_model = j.at("dec_d_model").get<int64_t>();
+      c.dec_layers = j.at("dec_layers").get<int64_t>();
+      c.dec_heads = j.at("dec_heads").get<int64_t>();
+      c.dec_ffn_hidden = j.at("dec_ffn_hidden").get<int64_t>();
+      c.word_rule = j.at("word_rule").get<std::string>();
+      c.word_cap = j.at("word_cap").get<int64_t>();
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("bad model config: ") + e.what());
   }
@@ -49,65 +91,85 @@ Config Config::from_json(const nlohmann::json& j) {
 
 void Config::validate() const {
   auto bad = [](const std::string& what) { throw Error("bad model config: " + what); };
-  if (arch != "flat") bad("unknown arch '" + arch + "'");
-  if (d_model < 1 || d_model > 65536) bad("d_model out of range");
-  if (n_heads < 1 || n_heads * head_dim != d_model)
-    bad("n_heads · 64 must equal d_model (heads are 64 wide): d_model " + std::to_string(d_model));
-  if (n_layers < 1 || n_layers > 1024) bad("n_layers out of range");
-  if (ffn_hidden < 1 || ffn_hidden > 1 << 20) bad("ffn_hidden out of range");
+  if (arch != "flat" && arch != "word") bad("unknown arch '" + arch + "'");
+  auto check_stack = [&](const std::string& name, int64_t d, int64_t heads, int64_t layers, int64_t hid) {
+    if (d < 1 || d > 65536) bad(name + "d_model out of range");
+    if (heads < 1 || heads * head_dim != d)
+      bad(name + "n_heads · 64 must equal " + name + "d_model (heads are 64 wide): " + std::to_string(d));
+    if (layers < 1 || layers > 1024) bad(name + "layers out of range");
+    if (hid < 1 || hid > 1 << 20) bad(name + "ffn_hidden out of range");
+  };
+  check_stack("", d_model, n_heads, n_layers, ffn_hidden);
   if (ctx < 1 || ctx > 1 << 24) bad("ctx out of range");
   if (vocab != VOCAB) bad("vocab must be 258");
   if (!(rope_base > 0) || !(norm_eps > 0)) bad("rope_base and norm_eps must be positive");
+  if (!is_word()) return;
+  check_stack("enc_", enc_d_model, enc_heads, enc_layers, enc_ffn_hidden);
+  check_stack("dec_", dec_d_model, dec_heads, dec_layers, dec_ffn_hidden);
+  if (word_rule != "whitespace" && word_rule != "spacelike") bad("unknown word_rule '" + word_rule + "'");
+  if (word_cap < 4 || word_cap > 4096) bad("word_cap must be 4 to 4096");
 }
+
+// ---------------------------------------------------------------------------------------------
+// WordBatch
+
+void WordBatch::add_word(const int32_t* s, int64_t n, bool is_complete, bool is_scored) {
+  symbols.insert(symbols.end(), s, s + n);
+  word_start.push_back(int64_t(symbols.size()));
+  complete.push_back(is_complete);
+  scored.push_back(is_scored);
+  dec_start.push_back(is_scored ? dec_rows : -1);
+  if (is_scored) dec_rows += n + (is_complete ? 1 : 0);
+}
+
+void WordBatch::end_row() { row_start.push_back(words()); }
+
+uint64_t WordBatch::scored_bytes() const {
+  uint64_t n = 0;
+  for (int64_t w = 0; w < words(); ++w)
+    if (scored[size_t(w)])
+      for (int64_t i = word_start[size_t(w)]; i < word_start[size_t(w + 1)]; ++i) n += symbols[size_t(i)] < 256;
+  return n;
+}
+
+void WordBatch::clear() { *this = WordBatch(); }
+
+// ---------------------------------------------------------------------------------------------
+// Model
+
+namespace {
+StackShape shape_of(int64_t d, int64_t layers, int64_t hidden, bool causal, const Config& c) {
+  return {d, layers, hidden, causal, float(c.rope_base), float(c.norm_eps)};
+}
+}  // namespace
 
 Model::Model(const Config& config, bool trainable) : cfg_(config) {
   cfg_.validate();
-  const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab;
-  size_t offset = 0;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
-    size_t n = 1;
-    for (auto s : shape) n *= size_t(s);
-    tensors_.push_back({name, shape, offset, n});
-    offset += n;
-    return offset - n;
-  };
-  embed_ = add("embed.weight", {V, d});
-  for (int64_t l = 0; l < cfg_.n_layers; ++l) {
-    std::string p = "layers." + std::to_string(l) + ".";
-    // wq, wk, wv adjacent make one [3d × d] matrix; w1, w3 one [2·hid × d]: one matmul each.
-    layer_offset_.push_back(add(p + "attn_norm.weight", {d}));
-    add(p + "attn.wq.weight", {d, d});
-    add(p + "attn.wk.weight", {d, d});
-    add(p + "attn.wv.weight", {d, d});
-    add(p + "attn.wo.weight", {d, d});
-    add(p + "ffn_norm.weight", {d});
-    add(p + "ffn.w1.weight", {hid, d});
-    add(p + "ffn.w3.weight", {hid, d});
-    add(p + "ffn.w2.weight", {d, hid});
+  const int64_t d = cfg_.d_model, V = cfg_.vocab;
+  if (!cfg_.is_word()) {
+    embed_ = layout_.add("embed.weight", {V, d});
+    body_ = Stack(shape_of(d, cfg_.n_layers, cfg_.ffn_hidden, true, cfg_), "", layout_);
+    head_ = layout_.add("head.weight", {V, d});
+  } else {
+    const int64_t de = cfg_.enc_d_model, dd = cfg_.dec_d_model;
+    // The word token follows the byte table directly: one 259-row table for the encoder's input.
+    embed_ = layout_.add("encoder.embed.weight", {V, de});
+    layout_.add("encoder.word.weight", {1, de});
+    encoder_ = Stack(shape_of(de, cfg_.enc_layers, cfg_.enc_ffn_hidden, false, cfg_), "encoder.", layout_);
+    proj_ = layout_.add("encoder.proj.weight", {d, de});
+    backbone_ = Stack(shape_of(d, cfg_.n_layers, cfg_.ffn_hidden, true, cfg_), "backbone.", layout_);
+    cond_ = layout_.add("decoder.cond.weight", {dd, d});
+    dec_embed_ = layout_.add("decoder.embed.weight", {V, dd});
+    decoder_ = Stack(shape_of(dd, cfg_.dec_layers, cfg_.dec_ffn_hidden, true, cfg_), "decoder.", layout_);
+    head_ = layout_.add("decoder.head.weight", {V, dd});
   }
-  norm_ = add("norm.weight", {d});
-  head_ = add("head.weight", {V, d});
-  n_params_ = int64_t(offset);
   if (!trainable) return;
-  params.assign(offset, 0.0f);
-  grads.assign(offset, 0.0f);
-}
-
-Model::LayerParams Model::layer(const float* block, int64_t l) const {
-  const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden;
-  // Weights are only read through these views; gradients come from the writable grads block.
-  float* p = const_cast<float*>(block) + layer_offset_[size_t(l)];
-  LayerParams w;
-  w.attn_norm = p;
-  w.wqkv = p + d;
-  w.wo = w.wqkv + 3 * d * d;
-  w.ffn_norm = w.wo + d * d;
-  w.w13 = w.ffn_norm + d;
-  w.w2 = w.w13 + 2 * hid * d;
-  return w;
+  params.assign(layout_.size, 0.0f);
+  grads.assign(layout_.size, 0.0f);
 }
 
 double Model::flops_per_byte() const {
+  if (cfg_.is_word()) return 0;  // depends on the text's word lengths: see last_flops
   return 6.0 * double(n_params() - cfg_.vocab * cfg_.d_model) +
          6.0 * double(cfg_.n_layers) * double(cfg_.d_model) * double(cfg_.ctx);
 }
@@ -115,198 +177,241 @@ double Model::flops_per_byte() const {
 void Model::init(uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.02f);
-  const float out_scale = 1.0f / std::sqrt(2.0f * float(cfg_.n_layers));
-  for (const auto& t : tensors_) {
+  for (const auto& t : layout_.tensors) {
     float* p = params.data() + t.offset;
     if (t.shape.size() == 1) {
       std::fill(p, p + t.size, 1.0f);
       continue;
     }
+    // Output projections shrink with the depth of their own stack.
+    int64_t layers = t.name.starts_with("encoder.")   ? cfg_.enc_layers
+                     : t.name.starts_with("decoder.") ? cfg_.dec_layers
+                                                      : cfg_.n_layers;
     bool scaled = t.name.ends_with("wo.weight") || t.name.ends_with("w2.weight");
-    for (size_t i = 0; i < t.size; ++i) p[i] = normal(rng) * (scaled ? out_scale : 1.0f);
+    const float scale = scaled ? 1.0f / std::sqrt(2.0f * float(layers)) : 1.0f;
+    for (size_t i = 0; i < t.size; ++i) p[i] = normal(rng) * scale;
   }
 }
 
-uint64_t Model::arena_floats(const Config& c, int64_t N) {
-  const int64_t d = c.d_model, hid = c.ffn_hidden, V = c.vocab, L = c.n_layers, H = c.n_heads;
-  const int64_t per_layer = d + 1 + 3 * d + d + H + d + d + 1 + 2 * hid + hid;
-  return uint64_t(N) * uint64_t((L + 1) * d + L * per_layer + d + 1 + V + 1 + d + d + hid + 2 * hid + d + d + 3 * d + d);
+uint64_t Model::activation_bytes(int64_t B, int64_t T) const {
+  const int64_t V = cfg_.vocab;
+  if (!cfg_.is_word()) {
+    const int64_t N = B * T, d = cfg_.d_model;
+    return 4 * (body_.activation_floats(N) + uint64_t(N) * uint64_t(2 * d + 2 * V + 1));
+  }
+  const int64_t words = B * T, bytes = words * cfg_.word_cap, de = cfg_.enc_d_model, dd = cfg_.dec_d_model,
+                d = cfg_.d_model;
+  return 4 * (encoder_.activation_floats(words + bytes) + backbone_.activation_floats(words) +
+              decoder_.activation_floats(words + bytes) + uint64_t(words + bytes) * uint64_t(2 * de + 2 * dd + 2 * V) +
+              uint64_t(words) * uint64_t(de * 2 + d * 4 + dd * 2));
 }
 
-void Model::reserve(int64_t B, int64_t T) {
-  B_ = B;
-  T_ = T;
-  const int64_t N = B * T;
-  if (N <= capacity_) return;
-  const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, L = cfg_.n_layers, H = cfg_.n_heads;
-  arena_.assign(size_t(arena_floats(cfg_, N)), 0.0f);
-  capacity_ = N;
-  float* p = arena_.data();
-  auto take = [&](int64_t width) {
-    float* q = p;
-    p += N * width;
-    return q;
-  };
-  h_.clear();
-  acts_.clear();
-  for (int64_t l = 0; l <= L; ++l) h_.push_back(take(d));
-  for (int64_t l = 0; l < L; ++l) {
-    LayerActs a;
-    a.a = take(d);
-    a.rstd1 = take(1);
-    a.qkv = take(3 * d);
-    a.o = take(d);
-    a.lse = take(H);
-    a.hmid = take(d);
-    a.bn = take(d);
-    a.rstd2 = take(1);
-    a.gu = take(2 * hid);
-    a.s = take(hid);
-    acts_.push_back(a);
-  }
-  zn_ = take(d);
-  rstdf_ = take(1);
-  logits_ = take(V);
-  losses_ = take(1);
-  dh_ = take(d);
-  dz_ = take(d);
-  ds_ = take(hid);
-  dgu_ = take(2 * hid);
-  dbn_ = take(d);
-  do_ = take(d);
-  dqkv_ = take(3 * d);
-  da_ = take(d);
-}
-
-double Model::forward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T) {
-  if (T > cfg_.ctx) throw Error("sequence of " + std::to_string(T) + " tokens is longer than the model's context");
-  reserve(B, T);
-  const int64_t N = B * T, d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, H = cfg_.n_heads;
-  const float eps = float(cfg_.norm_eps), base = float(cfg_.rope_base);
-  tokens_.assign(tokens, tokens + N);
-  const float* W = weights();
-  k::embedding_forward(tokens, N, W + embed_, d, h_[0]);
-  for (int64_t l = 0; l < cfg_.n_layers; ++l) {
-    LayerParams w = layer(W, l);
-    LayerActs& a = acts_[size_t(l)];
-    float *x = h_[size_t(l)], *y = h_[size_t(l) + 1];
-    k::rmsnorm_forward(x, w.attn_norm, N, d, eps, a.a, a.rstd1);
-    linear(a.a, w.wqkv, a.qkv, N, d, 3 * d, false, precision);
-    k::rope(a.qkv, N, T, 3 * d, 2 * H, head_dim, base, false);  // q and k: 2H heads side by side
-    k::attention_forward(a.qkv, B, T, H, head_dim, a.o, a.lse);
-    std::memcpy(a.hmid, x, size_t(N * d) * sizeof(float));
-    linear(a.o, w.wo, a.hmid, N, d, d, true, precision);
-    k::rmsnorm_forward(a.hmid, w.ffn_norm, N, d, eps, a.bn, a.rstd2);
-    linear(a.bn, w.w13, a.gu, N, d, 2 * hid, false, precision);
-    k::swiglu_forward(a.gu, N, hid, a.s);
-    std::memcpy(y, a.hmid, size_t(N * d) * sizeof(float));
-    linear(a.s, w.w2, y, N, hid, d, true, precision);
-  }
-  k::rmsnorm_forward(h_[size_t(cfg_.n_layers)], W + norm_, N, d, eps, zn_, rstdf_);
-  linear(zn_, W + head_, logits_, N, d, V, false, precision);
-  if (!targets) return 0;
-  targets_.assign(targets, targets + N);
+double Model::score(int64_t rows, const int32_t* targets, int64_t V) {
+  targets_.assign(targets, targets + rows);
+  losses_.resize(size_t(rows));
   // Losses only: the logits stay intact for callers; backward turns them into their gradient.
-  k::cross_entropy(logits_, targets, N, V, 0, losses_);
+  k::cross_entropy(logits_.data(), targets, rows, V, 0, losses_.data());
   double total = 0;
-  for (int64_t i = 0; i < N; ++i) total += losses_[i];
+  for (int64_t i = 0; i < rows; ++i) total += losses_[size_t(i)];
   return total;
 }
 
-void Model::backward(float grad_scale) {
-  const int64_t N = B_ * T_, T = T_, d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, H = cfg_.n_heads;
-  const float base = float(cfg_.rope_base);
-  // Logits become their gradient in place.
-  k::cross_entropy(logits_, targets_.data(), N, V, grad_scale, nullptr);
-  linear_backward_weight(logits_, zn_, grads.data() + head_, N, d, V, precision);
-  const float* W = weights();
-  linear_backward_input(logits_, W + head_, dz_, N, d, V, false, precision);
-  std::fill(dh_, dh_ + N * d, 0.0f);
-  k::rmsnorm_backward(dz_, h_[size_t(cfg_.n_layers)], W + norm_, rstdf_, N, d, dh_, grads.data() + norm_);
-  for (int64_t l = cfg_.n_layers - 1; l >= 0; --l) {
-    LayerParams w = layer(W, l), g = layer(grads.data(), l);
-    LayerActs& a = acts_[size_t(l)];
-    // y = hmid + s·w2ᵀ: dh flows straight through the residual.
-    linear_backward_weight(dh_, a.s, g.w2, N, hid, d, precision);
-    linear_backward_input(dh_, w.w2, ds_, N, hid, d, false, precision);
-    k::swiglu_backward(ds_, a.gu, N, hid, dgu_);
-    linear_backward_weight(dgu_, a.bn, g.w13, N, d, 2 * hid, precision);
-    linear_backward_input(dgu_, w.w13, dbn_, N, d, 2 * hid, false, precision);
-    k::rmsnorm_backward(dbn_, a.hmid, w.ffn_norm, a.rstd2, N, d, dh_, g.ffn_norm);
-    // hmid = x + o·woᵀ
-    linear_backward_weight(dh_, a.o, g.wo, N, d, d, precision);
-    linear_backward_input(dh_, w.wo, do_, N, d, d, false, precision);
-    k::attention_backward(a.qkv, a.o, do_, a.lse, B_, T, H, head_dim, dqkv_);
-    k::rope(dqkv_, N, T, 3 * d, 2 * H, head_dim, base, true);
-    linear_backward_weight(dqkv_, a.a, g.wqkv, N, d, 3 * d, precision);
-    linear_backward_input(dqkv_, w.wqkv, da_, N, d, 3 * d, false, precision);
-    k::rmsnorm_backward(da_, h_[size_t(l)], w.attn_norm, a.rstd1, N, d, dh_, g.attn_norm);
+namespace {
+void grow(std::vector<float>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+}
+// Model FLOPs of a stack over segments: 6 per weight per row, and attention's 6 · layers · d per
+// pair of rows of a segment (every pair, as flops_per_byte counts the flat model's).
+double stack_flops(const Stack& s, const std::vector<int64_t>& offsets) {
+  double f = 0;
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    const double n = double(offsets[i + 1] - offsets[i]);
+    f += s.weight_flops() * n + 6.0 * double(s.shape().layers) * double(s.shape().d) * n * n;
   }
-  k::embedding_backward(tokens_.data(), N, dh_, d, grads.data() + embed_);
+  return f;
+}
+}  // namespace
+
+double Model::forward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T) {
+  if (cfg_.is_word()) throw Error("a word model reads words: forward(WordBatch)");
+  if (T > cfg_.ctx) throw Error("sequence of " + std::to_string(T) + " tokens is longer than the model's context");
+  const int64_t N = B * T, d = cfg_.d_model, V = cfg_.vocab;
+  const float* W = weights();
+  tokens_.assign(tokens, tokens + N);
+  grow(x_, N * d), grow(y_, N * d), grow(logits_, N * V);
+  std::vector<int64_t> offsets(size_t(B + 1));
+  for (int64_t b = 0; b <= B; ++b) offsets[size_t(b)] = b * T;
+  k::embedding_forward(tokens, N, W + embed_, d, x_.data());
+  body_.forward(W, x_.data(), offsets.data(), B, y_.data(), precision);
+  linear(y_.data(), W + head_, logits_.data(), N, d, V, false, precision);
+  last_flops_ = double(N) * flops_per_byte();
+  return targets ? score(N, targets, V) : 0;
+}
+
+double Model::forward(const WordBatch& batch) {
+  if (!cfg_.is_word()) throw Error("only a word model reads words");
+  const int64_t de = cfg_.enc_d_model, D = cfg_.d_model, dd = cfg_.dec_d_model, V = cfg_.vocab;
+  const float* W = weights();
+  // The encoder reads every word of a row but its last: the word token, then the word's symbols.
+  enc_tokens_.clear();
+  enc_offsets_.assign(1, 0);
+  bb_offsets_.assign(1, 0);
+  input_word_.assign(size_t(batch.words()), -1);
+  int64_t Nw = 0;
+  for (int64_t r = 0; r < batch.rows(); ++r) {
+    for (int64_t w = batch.row_start[size_t(r)]; w + 1 < batch.row_start[size_t(r + 1)]; ++w) {
+      input_word_[size_t(w)] = Nw++;
+      enc_tokens_.push_back(VOCAB);  // row 258 of the table: the word token
+      enc_tokens_.insert(enc_tokens_.end(), batch.symbols.begin() + batch.word_start[size_t(w)],
+                         batch.symbols.begin() + batch.word_start[size_t(w + 1)]);
+      enc_offsets_.push_back(int64_t(enc_tokens_.size()));
+    }
+    bb_offsets_.push_back(Nw);
+  }
+  const int64_t Ne = int64_t(enc_tokens_.size());
+  grow(enc_x_, Ne * de), grow(enc_y_, Ne * de), grow(wv_, Nw * de), grow(bb_x_, Nw * D), grow(bb_y_, Nw * D);
+  grow(conds_, Nw * dd);
+  k::embedding_forward(enc_tokens_.data(), Ne, W + embed_, de, enc_x_.data());
+  encoder_.forward(W, enc_x_.data(), enc_offsets_.data(), Nw, enc_y_.data(), precision);
+  for (int64_t u = 0; u < Nw; ++u)
+    std::memcpy(wv_.data() + u * de, enc_y_.data() + enc_offsets_[size_t(u)] * de, size_t(de) * sizeof(float));
+  linear(wv_.data(), W + proj_, bb_x_.data(), Nw, de, D, false, precision);
+  backbone_.forward(W, bb_x_.data(), bb_offsets_.data(), batch.rows(), bb_y_.data(), precision);
+  linear(bb_y_.data(), W + cond_, conds_.data(), Nw, D, dd, false, precision);
+
+  // The decoder: for each scored word, its previous symbol (EOW at the start) plus the
+  // conditioning vector of the word before it, predicting its symbols and then EOW.
+  const int64_t Nd = batch.dec_rows;
+  tokens_.resize(size_t(Nd));
+  std::vector<int32_t> targets(static_cast<size_t>(Nd));
+  cond_of_row_.resize(size_t(Nd));
+  dec_offsets_.assign(1, 0);
+  for (int64_t w = 0; w < batch.words(); ++w) {
+    if (!batch.scored[size_t(w)]) continue;
+    if (w == 0 || input_word_[size_t(w - 1)] < 0 || batch.dec_start[size_t(w)] != dec_offsets_.back())
+      throw Error("a scored word must follow a word of its own row");
+    const int32_t* s = batch.symbols.data() + batch.word_start[size_t(w)];
+    const int64_t n = batch.length(w), rows = n + batch.complete[size_t(w)], r0 = dec_offsets_.back();
+    for (int64_t p = 0; p < rows; ++p) {
+      tokens_[size_t(r0 + p)] = p == 0 ? EOW : s[p - 1];
+      targets[size_t(r0 + p)] = p < n ? s[p] : EOW;
+      cond_of_row_[size_t(r0 + p)] = input_word_[size_t(w - 1)];
+    }
+    dec_offsets_.push_back(r0 + rows);
+  }
+  const int64_t S = int64_t(dec_offsets_.size()) - 1;
+  grow(x_, Nd * dd), grow(y_, Nd * dd), grow(logits_, Nd * V);
+  k::embedding_forward(tokens_.data(), Nd, W + dec_embed_, dd, x_.data());
+  for (int64_t r = 0; r < Nd; ++r) {
+    const float* c = conds_.data() + cond_of_row_[size_t(r)] * dd;
+    float* x = x_.data() + r * dd;
+    for (int64_t j = 0; j < dd; ++j) x[j] += c[j];
+  }
+  decoder_.forward(W, x_.data(), dec_offsets_.data(), S, y_.data(), precision);
+  linear(y_.data(), W + head_, logits_.data(), Nd, dd, V, false, precision);
+  last_flops_ = stack_flops(encoder_, enc_offsets_) + stack_flops(backbone_, bb_offsets_) +
+                stack_flops(decoder_, dec_offsets_) + 6.0 * double(Nw) * double(de * D + D * dd) +
+                6.0 * double(Nd) * double(dd * V);
+  return score(Nd, targets.data(), V);
+}
+
+void Model::backward(float grad_scale) {
+  if (cfg_.is_word()) backward_word(grad_scale);
+  else backward_flat(grad_scale);
+}
+
+void Model::backward_flat(float grad_scale) {
+  const int64_t N = int64_t(tokens_.size()), d = cfg_.d_model, V = cfg_.vocab;
+  const float* W = weights();
+  float* G = grads.data();
+  grow(dy_, N * d), grow(dx_, N * d);
+  // Logits become their gradient in place.
+  k::cross_entropy(logits_.data(), targets_.data(), N, V, grad_scale, nullptr);
+  linear_backward_weight(logits_.data(), y_.data(), G + head_, N, d, V, precision);
+  linear_backward_input(logits_.data(), W + head_, dy_.data(), N, d, V, false, precision);
+  body_.backward(W, G, dy_.data(), dx_.data(), precision);
+  k::embedding_backward(tokens_.data(), N, dx_.data(), d, G + embed_);
+}
+
+void Model::backward_word(float grad_scale) {
+  const int64_t de = cfg_.enc_d_model, D = cfg_.d_model, dd = cfg_.dec_d_model, V = cfg_.vocab;
+  const int64_t Nd = int64_t(tokens_.size()), Nw = int64_t(bb_offsets_.back()), Ne = int64_t(enc_tokens_.size());
+  const float* W = weights();
+  float* G = grads.data();
+  grow(dy_, std::max(Nd * dd, Ne * de)), grow(dx_, std::max(Nd * dd, Ne * de));
+  grow(dcond_, Nw * dd), grow(dbb_, Nw * D), grow(dwv_, Nw * de);
+  // Decoder and head.
+  k::cross_entropy(logits_.data(), targets_.data(), Nd, V, grad_scale, nullptr);
+  linear_backward_weight(logits_.data(), y_.data(), G + head_, Nd, dd, V, precision);
+  linear_backward_input(logits_.data(), W + head_, dy_.data(), Nd, dd, V, false, precision);
+  decoder_.backward(W, G, dy_.data(), dx_.data(), precision);
+  k::embedding_backward(tokens_.data(), Nd, dx_.data(), dd, G + dec_embed_);
+  // Each word's conditioning vector was added to every row of the word after it.
+  std::fill(dcond_.begin(), dcond_.begin() + Nw * dd, 0.0f);
+  for (int64_t r = 0; r < Nd; ++r) {
+    float* dc = dcond_.data() + cond_of_row_[size_t(r)] * dd;
+    const float* dx = dx_.data() + r * dd;
+    for (int64_t j = 0; j < dd; ++j) dc[j] += dx[j];
+  }
+  // Backbone and the projections around it.
+  linear_backward_weight(dcond_.data(), bb_y_.data(), G + cond_, Nw, D, dd, precision);
+  linear_backward_input(dcond_.data(), W + cond_, dbb_.data(), Nw, D, dd, false, precision);
+  backbone_.backward(W, G, dbb_.data(), dbb_.data(), precision);
+  linear_backward_weight(dbb_.data(), wv_.data(), G + proj_, Nw, de, D, precision);
+  linear_backward_input(dbb_.data(), W + proj_, dwv_.data(), Nw, de, D, false, precision);
+  // Encoder: only each word token's output row was used.
+  std::fill(dy_.begin(), dy_.begin() + Ne * de, 0.0f);
+  for (int64_t u = 0; u < Nw; ++u)
+    std::memcpy(dy_.data() + enc_offsets_[size_t(u)] * de, dwv_.data() + u * de, size_t(de) * sizeof(float));
+  encoder_.backward(W, G, dy_.data(), dx_.data(), precision);
+  k::embedding_backward(enc_tokens_.data(), Ne, dx_.data(), de, G + embed_);
 }
 
 const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
-  const int64_t d = cfg_.d_model, ctx = cfg_.ctx, L = cfg_.n_layers, V = cfg_.vocab;
+  if (cfg_.is_word()) throw Error("a word model generates through its word stream");
+  const int64_t d = cfg_.d_model, V = cfg_.vocab;
   if (n < 1) throw Error("extend needs at least one token");
-  if (cache.len + n > ctx) throw Error("the generation window outgrew the model's context");
-  if (cache.k.size() != size_t(L * ctx * d)) {
-    cache.k.assign(size_t(L * ctx * d), 0.0f);
-    cache.v.assign(size_t(L * ctx * d), 0.0f);
-    cache.len = 0;
-  }
-  if (cache.len > 0 || n == 1) {
-    const float* logits = nullptr;
-    for (int64_t i = 0; i < n; ++i) logits = step(cache, tokens[i]);
-    return logits;
-  }
-  // A fresh window: one batched forward, then its keys and values go to the cache.
-  forward(tokens, nullptr, 1, n);
-  for (int64_t l = 0; l < L; ++l) {
-    const float* qkv = acts_[size_t(l)].qkv;
-    for (int64_t t = 0; t < n; ++t) {
-      std::memcpy(cache.k.data() + (l * ctx + t) * d, qkv + t * 3 * d + d, size_t(d) * sizeof(float));
-      std::memcpy(cache.v.data() + (l * ctx + t) * d, qkv + t * 3 * d + 2 * d, size_t(d) * sizeof(float));
-    }
-  }
-  cache.len = n;
-  cache.logits.assign(logits_ + (n - 1) * V, logits_ + n * V);
-  return cache.logits.data();
+  if (cache.capacity != cfg_.ctx) cache.reset(cfg_.n_layers, cfg_.ctx, d);
+  const float* W = weights();
+  grow(x_, n * d), grow(y_, n * d);
+  k::embedding_forward(tokens, n, W + embed_, d, x_.data());
+  body_.extend(W, cache, x_.data(), n, y_.data(), precision);
+  gen_logits_.resize(size_t(V));
+  linear(y_.data() + (n - 1) * d, W + head_, gen_logits_.data(), 1, d, V, false, precision);
+  return gen_logits_.data();
 }
 
-// One token at window position cache.len: the forward of one row, attending to the cache.
-const float* Model::step(KVCache& c, int32_t token) {
-  const int64_t d = cfg_.d_model, hid = cfg_.ffn_hidden, V = cfg_.vocab, H = cfg_.n_heads, ctx = cfg_.ctx;
-  const float eps = float(cfg_.norm_eps), base = float(cfg_.rope_base);
-  const int64_t pos = c.len;
-  c.x.resize(size_t(d));
-  c.a.resize(size_t(d));
-  c.qkv.resize(size_t(3 * d));
-  c.o.resize(size_t(d));
-  c.gu.resize(size_t(2 * hid));
-  c.s.resize(size_t(hid));
-  c.logits.resize(size_t(V));
-  float rstd;
+void Model::encode_word(const int32_t* symbols, int64_t n, float* out) {
+  const int64_t de = cfg_.enc_d_model, D = cfg_.d_model;
   const float* W = weights();
-  k::embedding_forward(&token, 1, W + embed_, d, c.x.data());
-  for (int64_t l = 0; l < cfg_.n_layers; ++l) {
-    LayerParams w = layer(W, l);
-    float *kc = c.k.data() + l * ctx * d, *vc = c.v.data() + l * ctx * d;
-    k::rmsnorm_forward(c.x.data(), w.attn_norm, 1, d, eps, c.a.data(), &rstd);
-    linear(c.a.data(), w.wqkv, c.qkv.data(), 1, d, 3 * d, false, precision);
-    k::rope(c.qkv.data(), 1, 1, 3 * d, 2 * H, head_dim, base, false, pos);
-    std::memcpy(kc + pos * d, c.qkv.data() + d, size_t(d) * sizeof(float));
-    std::memcpy(vc + pos * d, c.qkv.data() + 2 * d, size_t(d) * sizeof(float));
-    k::attention_decode(c.qkv.data(), kc, vc, pos + 1, H, head_dim, c.o.data());
-    linear(c.o.data(), w.wo, c.x.data(), 1, d, d, true, precision);
-    k::rmsnorm_forward(c.x.data(), w.ffn_norm, 1, d, eps, c.a.data(), &rstd);
-    linear(c.a.data(), w.w13, c.gu.data(), 1, d, 2 * hid, false, precision);
-    k::swiglu_forward(c.gu.data(), 1, hid, c.s.data());
-    linear(c.s.data(), w.w2, c.x.data(), 1, hid, d, true, precision);
-  }
-  k::rmsnorm_forward(c.x.data(), W + norm_, 1, d, eps, c.a.data(), &rstd);
-  linear(c.a.data(), W + head_, c.logits.data(), 1, d, V, false, precision);
-  c.len = pos + 1;
-  return c.logits.data();
+  enc_tokens_.assign(1, VOCAB);
+  enc_tokens_.insert(enc_tokens_.end(), symbols, symbols + n);
+  const int64_t offsets[2] = {0, n + 1};
+  grow(enc_x_, (n + 1) * de), grow(enc_y_, (n + 1) * de);
+  k::embedding_forward(enc_tokens_.data(), n + 1, W + embed_, de, enc_x_.data());
+  encoder_.forward(W, enc_x_.data(), offsets, 1, enc_y_.data(), precision);
+  linear(enc_y_.data(), W + proj_, out, 1, de, D, false, precision);
+}
+
+void Model::backbone_extend(KVCache& cache, const float* words, int64_t n, float* cond) {
+  const int64_t D = cfg_.d_model, dd = cfg_.dec_d_model;
+  const float* W = weights();
+  grow(bb_y_, n * D);
+  backbone_.extend(W, cache, words, n, bb_y_.data(), precision);
+  linear(bb_y_.data() + (n - 1) * D, W + cond_, cond, 1, D, dd, false, precision);
+}
+
+const float* Model::decoder_extend(KVCache& cache, const float* cond, const int32_t* symbols, int64_t n) {
+  const int64_t dd = cfg_.dec_d_model, V = cfg_.vocab;
+  const float* W = weights();
+  grow(x_, n * dd), grow(y_, n * dd);
+  k::embedding_forward(symbols, n, W + dec_embed_, dd, x_.data());
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < dd; ++j) x_[size_t(r * dd + j)] += cond[j];
+  decoder_.extend(W, cache, x_.data(), n, y_.data(), precision);
+  gen_logits_.resize(size_t(V));
+  linear(y_.data() + (n - 1) * dd, W + head_, gen_logits_.data(), 1, dd, V, false, precision);
+  return gen_logits_.data();
 }
 
 // ---------------------------------------------------------------------------------------------

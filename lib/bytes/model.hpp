@@ -1,6 +1,7 @@
-// The flat byte model of SPEC.md: embedding → L Llama-style blocks → RMSNorm → head, with its
-// parameters, gradients and activations each in one contiguous block (llm.c's layout) and
-// named views into them. Saved as safetensors (bytes-model(5)).
+// The byte models of SPEC.md "Models", built from Stacks of Llama-style blocks: flat
+// (embedding → blocks → RMSNorm → head) and word (HAT: byte encoder → word backbone → byte
+// decoder). Parameters and gradients each live in one contiguous block with named views into
+// it (llm.c's layout). Saved as safetensors (bytes-model(5)).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -9,39 +10,60 @@
 #include <vector>
 
 #include "bytes/matmul.hpp"
+#include "bytes/stack.hpp"
 
 namespace bytes {
 
 inline constexpr int32_t BOS = 256, EOW = 257, VOCAB = 258;
-inline constexpr int head_dim = 64;
 
 struct Config {
-  std::string arch = "flat";
+  std::string arch = "flat";  // "flat" or "word"
+  // flat: the model; word: the backbone (ctx counts words there, bytes for flat).
   int64_t d_model = 384, n_layers = 6, n_heads = 6, ffn_hidden = 1024, ctx = 256;
   double rope_base = 10000.0, norm_eps = 1e-5;
   int64_t vocab = VOCAB;
+  // word only: the byte encoder and decoder, and the splitter.
+  int64_t enc_d_model = 0, enc_layers = 0, enc_heads = 0, enc_ffn_hidden = 0;
+  int64_t dec_d_model = 0, dec_layers = 0, dec_heads = 0, dec_ffn_hidden = 0;
+  std::string word_rule = "whitespace";
+  int64_t word_cap = 32;
 
   // The SPEC's derived sizes: heads of 64, SwiGLU hidden 64·round(8d/3/64).
   static Config flat(int64_t d_model, int64_t n_layers, int64_t ctx);
+  static Config word(int64_t d_model, int64_t n_layers, int64_t ctx, int64_t enc_d_model, int64_t enc_layers,
+                     int64_t dec_d_model, int64_t dec_layers);
   nlohmann::ordered_json to_json() const;
   static Config from_json(const nlohmann::json& j);  // throws Error on missing or bad fields
   void validate() const;                             // throws Error
+  bool is_word() const { return arch == "word"; }
 };
+
+// SwiGLU hidden size for width d: 64·round(8d/3/64).
+int64_t ffn_hidden_for(int64_t d);
 
 class MappedFile;
 
-struct TensorInfo {
-  std::string name;
-  std::vector<int64_t> shape;
-  size_t offset, size;  // in floats, within the parameter block
-};
+// Rows of words for the word model. A row is words w₀ … w_m of one stretch of text: the
+// backbone reads w₀ … w_{m−1} and predicts each next word's symbols. A word's symbols are its
+// bytes, or BOS alone for the word that starts a document; a complete word's bytes are followed
+// by EOW (the last word of a document is not: its end is the document's end).
+struct WordBatch {
+  std::vector<int32_t> symbols;
+  std::vector<int64_t> word_start{0};  // word i: symbols [word_start[i], word_start[i + 1])
+  std::vector<int64_t> row_start{0};   // row r: words [row_start[r], row_start[r + 1])
+  std::vector<uint8_t> complete, scored;
+  // Decoder rows of each scored word (its symbols, then EOW if complete), −1 for others.
+  std::vector<int64_t> dec_start;
+  int64_t dec_rows = 0;
 
-// Keys and values of the tokens a model has seen, for generating one token at a time
-// (Model::extend), and the scratch rows of that one-token step.
-struct KVCache {
-  int64_t len = 0;          // tokens cached: positions 0 … len − 1 of the current window
-  std::vector<float> k, v;  // n_layers × ctx × d_model; keys after RoPE
-  std::vector<float> x, a, qkv, o, gu, s, logits;
+  void add_word(const int32_t* s, int64_t n, bool complete, bool scored);
+  void end_row();
+  int64_t words() const { return int64_t(word_start.size()) - 1; }
+  int64_t rows() const { return int64_t(row_start.size()) - 1; }
+  int64_t length(int64_t w) const { return word_start[size_t(w + 1)] - word_start[size_t(w)]; }
+  // The bytes the scored words hold (BOS is not a byte).
+  uint64_t scored_bytes() const;
+  void clear();
 };
 
 class Model {
@@ -50,32 +72,50 @@ class Model {
   explicit Model(const Config& config, bool trainable = true);
 
   const Config& config() const { return cfg_; }
-  const std::vector<TensorInfo>& tensors() const { return tensors_; }
-  int64_t n_params() const { return n_params_; }
-  // Model FLOPs per trained byte: 6 · (params − embedding) + 6 · layers · d · ctx.
+  const std::vector<TensorInfo>& tensors() const { return layout_.tensors; }
+  int64_t n_params() const { return int64_t(layout_.size); }
+  // Flat: model FLOPs per trained byte, 6 · (params − embedding) + 6 · layers · d · ctx.
   double flops_per_byte() const;
+  // Model FLOPs (forward and backward) of the last forward: weights and attention, as counted
+  // for flops_per_byte.
+  double last_flops() const { return last_flops_; }
 
-  // normal(0, 0.02), wo and w2 scaled by 1/sqrt(2L), norms 1; the same seed gives the same weights.
+  // normal(0, 0.02), wo and w2 scaled by 1/sqrt(2L) of their stack, norms 1; the same seed gives
+  // the same weights.
   void init(uint64_t seed);
 
-  // Runs B sequences of T tokens (T <= ctx), each starting at position 0. With targets, returns
-  // the sum of the per-token losses in nats (targets < 0 are not scored) and keeps what backward
-  // needs; losses() then holds each token's loss. logits() holds the logits.
+  // Flat: runs B sequences of T tokens (T <= ctx), each starting at position 0. With targets,
+  // returns the sum of the per-token losses in nats (targets < 0 are not scored) and keeps what
+  // backward needs; losses() then holds each token's loss. logits() holds the logits.
   double forward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
+  // Word: the sum of the losses (nats) of every scored word's symbols (and EOW); losses() and
+  // logits() hold them by decoder row (batch.dec_start).
+  double forward(const WordBatch& batch);
   // Adds grad_scale · ∂(sum of losses)/∂params into grads. Call after forward with targets.
   void backward(float grad_scale);
 
-  // Floats of activation memory a forward/backward over N tokens needs.
-  static uint64_t arena_floats(const Config& c, int64_t N);
+  // Bytes of activation memory a training forward/backward needs: flat, B rows of T tokens;
+  // word, B rows of ctx words of up to cap bytes each (an upper bound).
+  uint64_t activation_bytes(int64_t B, int64_t T) const;
 
-  const float* logits() const { return logits_; }
-  const float* losses() const { return losses_; }
+  const float* logits() const { return logits_.data(); }
+  const float* losses() const { return losses_.data(); }
   Precision precision = Precision::f32;
 
-  // Generation: appends tokens [0, n) to the cache (window positions cache.len, cache.len + 1, …)
-  // and returns the logits that follow the last one. An empty cache takes the block in one
-  // batched forward; after that each token is one step that reads every weight once.
+  // Flat generation: appends tokens [0, n) to the cache (window positions cache.len, …) and
+  // returns the logits that follow the last one (valid until the next call).
   const float* extend(KVCache& cache, const int32_t* tokens, int64_t n);
+
+  // Word generation, in three steps. encode: a word's symbols → its backbone input (d_model).
+  void encode_word(const int32_t* symbols, int64_t n, float* out);
+  // The backbone over n more word vectors (cache of ctx words); the conditioning vector
+  // (dec_d_model) of the last into cond.
+  void backbone_extend(KVCache& cache, const float* words, int64_t n, float* cond);
+  // The decoder within a word: appends symbols (the first must be EOW: the start) and returns
+  // the logits of the next symbol (valid until the next call).
+  const float* decoder_extend(KVCache& cache, const float* cond, const int32_t* symbols, int64_t n);
+  void reset_backbone(KVCache& cache) const { cache.reset(cfg_.n_layers, cfg_.ctx, cfg_.d_model); }
+  void reset_decoder(KVCache& cache) const { cache.reset(cfg_.dec_layers, cfg_.word_cap + 2, cfg_.dec_d_model); }
 
   // The weights: params, or the mapped file of a model loaded with map = true.
   const float* weights() const { return mapped_ ? mapped_ : params.data(); }
@@ -83,35 +123,31 @@ class Model {
   std::vector<float> params, grads;
 
  private:
-  struct LayerParams {
-    float *attn_norm, *wqkv, *wo, *ffn_norm, *w13, *w2;
-  };
-  // Views of layer l in a block laid out as the parameters (weights or gradients).
-  LayerParams layer(const float* block, int64_t l) const;
-  void reserve(int64_t B, int64_t T);
-  const float* step(KVCache& cache, int32_t token);
+  double forward_flat(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
+  void backward_flat(float grad_scale);
+  void backward_word(float grad_scale);
+  double score(int64_t rows, const int32_t* targets, int64_t V);
   friend Model load_model(const std::string& path, bool map);
 
   Config cfg_;
-  int64_t n_params_ = 0;
+  Layout layout_;
   std::shared_ptr<const MappedFile> mapping_;
   const float* mapped_ = nullptr;
-  std::vector<TensorInfo> tensors_;
-  size_t embed_ = 0, norm_ = 0, head_ = 0;
-  std::vector<size_t> layer_offset_;
+  double last_flops_ = 0;
 
-  // Activations for one forward/backward, carved from one block sized for the largest B·T seen.
-  std::vector<float> arena_;
+  // flat: embed → body → head. word: enc_embed (+ the word token right after it, row 258) →
+  // encoder → proj → backbone → cond → decoder (dec_embed of the previous symbol + cond) → head.
+  Stack body_, encoder_, backbone_, decoder_;
+  size_t embed_ = 0, head_ = 0, proj_ = 0, cond_ = 0, dec_embed_ = 0;
+
+  // Activations of the last forward and their gradients (vectors grow and stay).
   std::vector<int32_t> tokens_, targets_;
-  int64_t B_ = 0, T_ = 0, capacity_ = 0;
-  struct LayerActs {
-    float *a, *rstd1, *qkv, *o, *lse, *hmid, *bn, *rstd2, *gu, *s;
-  };
-  std::vector<float*> h_;
-  std::vector<LayerActs> acts_;
-  float *zn_ = nullptr, *rstdf_ = nullptr, *logits_ = nullptr, *losses_ = nullptr;
-  float *dh_ = nullptr, *dz_ = nullptr, *ds_ = nullptr, *dgu_ = nullptr, *dbn_ = nullptr, *do_ = nullptr,
-        *dqkv_ = nullptr, *da_ = nullptr;
+  std::vector<float> x_, y_, logits_, losses_, dy_, dx_;
+  // word: encoder rows, word vectors, backbone rows and decoder conditioning per input word.
+  std::vector<int32_t> enc_tokens_;
+  std::vector<int64_t> enc_offsets_, bb_offsets_, dec_offsets_, input_word_, cond_of_row_;
+  std::vector<float> enc_x_, enc_y_, wv_, bb_x_, bb_y_, conds_, dwv_, dbb_, dcond_;
+  std::vector<float> gen_logits_;
 };
 
 // safetensors with the config in __metadata__ (bytes-model(5)).

@@ -85,7 +85,7 @@ double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps) {
   return min_lr + 0.5 * (o.lr - min_lr) * (1.0 + std::cos(M_PI * progress));
 }
 
-uint64_t activation_bytes(const Config& c, int64_t B, int64_t T) { return 4 * Model::arena_floats(c, B * T); }
+uint64_t activation_bytes(const Config& c, int64_t B, int64_t T) { return Model(c, false).activation_bytes(B, T); }
 
 nlohmann::ordered_json TrainReport::json() const {
   auto round4 = [](double v) { return std::round(v * 1e4) / 1e4; };

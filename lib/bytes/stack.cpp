@@ -1,0 +1,195 @@
+#include "bytes/stack.hpp"
+
+#include <cstring>
+
+#include "bytes/error.hpp"
+#include "bytes/kernels.hpp"
+
+namespace bytes {
+
+namespace k = kernels;
+
+size_t Layout::add(const std::string& name, std::vector<int64_t> shape) {
+  size_t n = 1;
+  for (auto s : shape) n *= size_t(s);
+  tensors.push_back({name, std::move(shape), size, n});
+  size += n;
+  return size - n;
+}
+
+void KVCache::reset(int64_t layers, int64_t cap, int64_t d) {
+  len = 0;
+  if (capacity == cap && k.size() == size_t(layers * cap * d)) return;
+  capacity = cap;
+  k.assign(size_t(layers * cap * d), 0.0f);
+  v.assign(size_t(layers * cap * d), 0.0f);
+}
+
+Stack::Stack(const StackShape& shape, const std::string& prefix, Layout& layout) : shape_(shape) {
+  const int64_t d = shape.d, hid = shape.hidden;
+  for (int64_t l = 0; l < shape.layers; ++l) {
+    std::string p = prefix + "layers." + std::to_string(l) + ".";
+    // wq, wk, wv adjacent make one [3d × d] matrix; w1, w3 one [2·hid × d]: one matmul each.
+    layer_offset_.push_back(layout.add(p + "attn_norm.weight", {d}));
+    layout.add(p + "attn.wq.weight", {d, d});
+    layout.add(p + "attn.wk.weight", {d, d});
+    layout.add(p + "attn.wv.weight", {d, d});
+    layout.add(p + "attn.wo.weight", {d, d});
+    layout.add(p + "ffn_norm.weight", {d});
+    layout.add(p + "ffn.w1.weight", {hid, d});
+    layout.add(p + "ffn.w3.weight", {hid, d});
+    layout.add(p + "ffn.w2.weight", {d, hid});
+  }
+  norm_ = layout.add(prefix + "norm.weight", {d});
+  acts_.resize(size_t(shape.layers));
+}
+
+Stack::LayerParams Stack::layer(const float* block, int64_t l) const {
+  const int64_t d = shape_.d, hid = shape_.hidden;
+  // Weights are only read through these views; gradients come from a writable block.
+  float* p = const_cast<float*>(block) + layer_offset_[size_t(l)];
+  LayerParams w;
+  w.attn_norm = p;
+  w.wqkv = p + d;
+  w.wo = w.wqkv + 3 * d * d;
+  w.ffn_norm = w.wo + d * d;
+  w.w13 = w.ffn_norm + d;
+  w.w2 = w.w13 + 2 * hid * d;
+  return w;
+}
+
+uint64_t Stack::activation_floats(int64_t N) const {
+  const int64_t d = shape_.d, hid = shape_.hidden, H = shape_.heads();
+  const int64_t per_layer = d + d + 1 + 3 * d + d + H + d + d + 1 + 2 * hid + hid;
+  const int64_t scratch = d + hid + 2 * hid + d + d + 3 * d + d;
+  return uint64_t(N) * uint64_t(shape_.layers * per_layer + d + 1 + scratch);
+}
+
+double Stack::weight_flops() const {
+  const double d = double(shape_.d), hid = double(shape_.hidden);
+  return 6.0 * double(shape_.layers) * (4 * d * d + 3 * d * hid);
+}
+
+void Stack::reserve(int64_t N) {
+  N_ = N;
+  const int64_t d = shape_.d, hid = shape_.hidden, H = shape_.heads();
+  auto grow = [&](std::vector<float>& v, int64_t width) {
+    if (v.size() < size_t(N * width)) v.resize(size_t(N * width));
+  };
+  for (auto& a : acts_) {
+    grow(a.x, d), grow(a.a, d), grow(a.rstd1, 1), grow(a.qkv, 3 * d), grow(a.o, d), grow(a.lse, H);
+    grow(a.hmid, d), grow(a.bn, d), grow(a.rstd2, 1), grow(a.gu, 2 * hid), grow(a.s, hid);
+  }
+  grow(top_, d), grow(rstdf_, 1);
+  grow(dh_, d), grow(ds_, hid), grow(dgu_, 2 * hid), grow(dbn_, d), grow(do_, d), grow(dqkv_, 3 * d), grow(da_, d);
+}
+
+void Stack::forward(const float* W, const float* x, const int64_t* offsets, int64_t S, float* y, Precision p) {
+  const int64_t N = offsets[S] - offsets[0], d = shape_.d, hid = shape_.hidden, H = shape_.heads();
+  if (offsets[0] != 0) throw Error("stack rows must start at offset 0");
+  reserve(N);
+  offsets_.assign(offsets, offsets + S + 1);
+  const float* in = x;
+  for (int64_t l = 0; l < shape_.layers; ++l) {
+    LayerParams w = layer(W, l);
+    LayerActs& a = acts_[size_t(l)];
+    std::memcpy(a.x.data(), in, size_t(N * d) * sizeof(float));
+    k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a.data(), a.rstd1.data());
+    linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
+    k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
+    k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data());
+    std::memcpy(a.hmid.data(), a.x.data(), size_t(N * d) * sizeof(float));
+    linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
+    k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn.data(), a.rstd2.data());
+    linear(a.bn.data(), w.w13, a.gu.data(), N, d, 2 * hid, false, p);
+    k::swiglu_forward(a.gu.data(), N, hid, a.s.data());
+    float* out = l + 1 < shape_.layers ? acts_[size_t(l + 1)].x.data() : top_.data();
+    std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
+    linear(a.s.data(), w.w2, out, N, hid, d, true, p);
+    in = out;
+  }
+  if (shape_.layers == 0) std::memcpy(top_.data(), x, size_t(N * d) * sizeof(float));
+  k::rmsnorm_forward(top_.data(), W + norm_, N, d, shape_.eps, y, rstdf_.data());
+}
+
+void Stack::backward(const float* W, float* G, const float* dy, float* dx, Precision p) {
+  const int64_t N = N_, d = shape_.d, hid = shape_.hidden, H = shape_.heads(), S = int64_t(offsets_.size()) - 1;
+  float* dh = dh_.data();
+  std::fill(dh, dh + N * d, 0.0f);
+  k::rmsnorm_backward(dy, top_.data(), W + norm_, rstdf_.data(), N, d, dh, G + norm_);
+  for (int64_t l = shape_.layers - 1; l >= 0; --l) {
+    LayerParams w = layer(W, l), g = layer(G, l);
+    LayerActs& a = acts_[size_t(l)];
+    // y = hmid + s·w2ᵀ: dh flows straight through the residual.
+    linear_backward_weight(dh, a.s.data(), g.w2, N, hid, d, p);
+    linear_backward_input(dh, w.w2, ds_.data(), N, hid, d, false, p);
+    k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
+    linear_backward_weight(dgu_.data(), a.bn.data(), g.w13, N, d, 2 * hid, p);
+    linear_backward_input(dgu_.data(), w.w13, dbn_.data(), N, d, 2 * hid, false, p);
+    k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm);
+    // hmid = x + o·woᵀ
+    linear_backward_weight(dh, a.o.data(), g.wo, N, d, d, p);
+    linear_backward_input(dh, w.wo, do_.data(), N, d, d, false, p);
+    k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
+                          shape_.causal, dqkv_.data());
+    k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true);
+    linear_backward_weight(dqkv_.data(), a.a.data(), g.wqkv, N, d, 3 * d, p);
+    linear_backward_input(dqkv_.data(), w.wqkv, da_.data(), N, d, 3 * d, false, p);
+    k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);
+  }
+  std::memcpy(dx, dh, size_t(N * d) * sizeof(float));
+}
+
+void Stack::extend(const float* W, KVCache& c, const float* x, int64_t n, float* y, Precision p) {
+  const int64_t d = shape_.d, L = shape_.layers;
+  if (n < 1) throw Error("extend needs at least one row");
+  if (!shape_.causal) throw Error("only a causal stack generates row by row");
+  if (c.len + n > c.capacity) throw Error("the generation window outgrew the model's context");
+  if (c.len > 0 || n == 1) {
+    for (int64_t i = 0; i < n; ++i) step(W, c, x + i * d, y + i * d, p);
+    return;
+  }
+  // An empty cache: one batched forward, then its keys and values go to the cache.
+  const int64_t offsets[2] = {0, n};
+  forward(W, x, offsets, 1, y, p);
+  for (int64_t l = 0; l < L; ++l) {
+    const float* qkv = acts_[size_t(l)].qkv.data();
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(c.k.data() + (l * c.capacity + t) * d, qkv + t * 3 * d + d, size_t(d) * sizeof(float));
+      std::memcpy(c.v.data() + (l * c.capacity + t) * d, qkv + t * 3 * d + 2 * d, size_t(d) * sizeof(float));
+    }
+  }
+  c.len = n;
+}
+
+// One row at position c.len: the forward of one row, attending to the cache.
+void Stack::step(const float* W, KVCache& c, const float* x, float* y, Precision p) {
+  const int64_t d = shape_.d, hid = shape_.hidden, H = shape_.heads(), pos = c.len;
+  const int64_t one[2] = {0, 1};
+  c.x.assign(x, x + d);
+  c.a.resize(size_t(d));
+  c.qkv.resize(size_t(3 * d));
+  c.o.resize(size_t(d));
+  c.gu.resize(size_t(2 * hid));
+  c.s.resize(size_t(hid));
+  float rstd;
+  for (int64_t l = 0; l < shape_.layers; ++l) {
+    LayerParams w = layer(W, l);
+    float *kc = c.k.data() + l * c.capacity * d, *vc = c.v.data() + l * c.capacity * d;
+    k::rmsnorm_forward(c.x.data(), w.attn_norm, 1, d, shape_.eps, c.a.data(), &rstd);
+    linear(c.a.data(), w.wqkv, c.qkv.data(), 1, d, 3 * d, false, p);
+    k::rope(c.qkv.data(), one, 1, 3 * d, 2 * H, head_dim, shape_.rope_base, false, pos);
+    std::memcpy(kc + pos * d, c.qkv.data() + d, size_t(d) * sizeof(float));
+    std::memcpy(vc + pos * d, c.qkv.data() + 2 * d, size_t(d) * sizeof(float));
+    k::attention_decode(c.qkv.data(), kc, vc, pos + 1, H, head_dim, c.o.data());
+    linear(c.o.data(), w.wo, c.x.data(), 1, d, d, true, p);
+    k::rmsnorm_forward(c.x.data(), w.ffn_norm, 1, d, shape_.eps, c.a.data(), &rstd);
+    linear(c.a.data(), w.w13, c.gu.data(), 1, d, 2 * hid, false, p);
+    k::swiglu_forward(c.gu.data(), 1, hid, c.s.data());
+    linear(c.s.data(), w.w2, c.x.data(), 1, hid, d, true, p);
+  }
+  k::rmsnorm_forward(c.x.data(), W + norm_, 1, d, shape_.eps, y, &rstd);
+  c.len = pos + 1;
+}
+
+}  // namespace bytes

@@ -1,0 +1,93 @@
+// A stack of Llama-style blocks and its final RMSNorm, the piece every architecture is built
+// from (SPEC.md "Models"): the flat model is one stack; the word model's encoder, backbone and
+// decoder are three. Rows are grouped into segments (sequences); attention stays within a
+// segment, causal or bidirectional. Parameters live in the model's one block, found by offset.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bytes/matmul.hpp"
+
+namespace bytes {
+
+inline constexpr int head_dim = 64;
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  size_t offset, size;  // in floats, within the parameter block
+};
+
+// The tensors of a model in file order, each at its offset in the parameter block.
+struct Layout {
+  std::vector<TensorInfo> tensors;
+  size_t size = 0;
+  size_t add(const std::string& name, std::vector<int64_t> shape);
+};
+
+struct StackShape {
+  int64_t d = 0, layers = 0, hidden = 0;  // heads: d / 64
+  bool causal = true;
+  float rope_base = 10000.0f, eps = 1e-5f;
+  int64_t heads() const { return d / head_dim; }
+};
+
+// Keys and values of the rows a stack has seen, for running one row at a time (generation),
+// and the scratch rows of that one-row step.
+struct KVCache {
+  int64_t len = 0;          // rows cached: positions 0 … len − 1
+  int64_t capacity = 0;     // rows it can hold
+  std::vector<float> k, v;  // layers × capacity × d; keys after RoPE
+  std::vector<float> x, a, qkv, o, gu, s;
+  void reset(int64_t layers, int64_t capacity, int64_t d);  // empties it, sized for capacity rows
+};
+
+class Stack {
+ public:
+  Stack() = default;
+  // Adds the stack's tensors to layout: prefix + "layers.{i}.attn_norm.weight" … and prefix +
+  // "norm.weight", with names and order as bytes-model(5) gives them.
+  Stack(const StackShape& shape, const std::string& prefix, Layout& layout);
+  const StackShape& shape() const { return shape_; }
+
+  // x: rows × d, rows in S segments (offsets as attention_forward takes them). y (rows × d) gets
+  // the normed output. Keeps what backward needs.
+  void forward(const float* W, const float* x, const int64_t* offsets, int64_t S, float* y, Precision p);
+  // dy: ∂loss/∂y of the last forward. Adds the parameters' gradients into G; writes ∂loss/∂x
+  // into dx (rows × d).
+  void backward(const float* W, float* G, const float* dy, float* dx, Precision p);
+  // Generation: appends n rows of one causal sequence at positions cache.len … (an empty cache
+  // takes a block as one batched forward; after that each row is one step) and writes their
+  // outputs into y (n × d).
+  void extend(const float* W, KVCache& cache, const float* x, int64_t n, float* y, Precision p);
+
+  // Floats of activation memory a forward/backward over N rows needs.
+  uint64_t activation_floats(int64_t N) const;
+  // Model FLOPs of one row's forward and backward, without attention: 6 · weights.
+  double weight_flops() const;
+
+ private:
+  struct LayerParams {
+    float *attn_norm, *wqkv, *wo, *ffn_norm, *w13, *w2;
+  };
+  LayerParams layer(const float* block, int64_t l) const;
+  void reserve(int64_t N);
+  void step(const float* W, KVCache& c, const float* x, float* y, Precision p);
+
+  StackShape shape_;
+  std::vector<size_t> layer_offset_;
+  size_t norm_ = 0;
+
+  // Activations of the last forward (vectors grow to the largest row count seen and stay).
+  int64_t N_ = 0;
+  std::vector<int64_t> offsets_;
+  struct LayerActs {
+    std::vector<float> x, a, rstd1, qkv, o, lse, hmid, bn, rstd2, gu, s;
+  };
+  std::vector<LayerActs> acts_;
+  std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
+  std::vector<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
+};
+
+}  // namespace bytes
