@@ -8,6 +8,7 @@
 #include "bytes/generate.hpp"
 #include "bytes/kernels.hpp"
 #include "bytes/model.hpp"
+#include "bytes/words.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
@@ -336,4 +337,117 @@ TEST_CASE("escaped output keeps text and names every other byte, however it is s
   Escaper cut;
   CHECK(cut.put("\xe2\x82") == "");
   CHECK(cut.finish() == "\\xe2\\x82");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The word model
+
+namespace {
+
+Model sharp_word_model(int64_t ctx, int64_t cap) {
+  Config c = Config::word(64, 2, ctx, 64, 1, 64, 1);
+  c.word_cap = cap;
+  Model m(c);
+  m.init(11);
+  for (auto& p : m.params) p *= 3.0f;
+  return m;
+}
+
+// Text with words, runs of spaces, newlines, long words for the cap and bytes outside UTF-8.
+std::string wordy_text(std::mt19937_64& rng, size_t n) {
+  static const std::string pieces[] = {"the ", "a", "b", "  ", "\n", "\xff", "\xc3\xa9", "word", "x", "...", "\t"};
+  std::string s;
+  while (s.size() < n) s += pieces[rng() % std::size(pieces)];
+  s.resize(n);
+  return s;
+}
+
+double bits_of(const float* logits, int32_t symbol) {
+  std::vector<float> lp(VOCAB);
+  kernels::log_softmax(logits, VOCAB, lp.data());
+  return -double(lp[size_t(symbol)]) / std::log(2.0);
+}
+
+}  // namespace
+
+TEST_CASE("word model: changing byte t leaves every earlier byte's bits unchanged") {
+  std::mt19937_64 rng(21);
+  Model m = sharp_word_model(6, 8);
+  for (int trial = 0; trial < 12; ++trial) {
+    std::string doc = wordy_text(rng, 90);
+    Scorer scorer{m, 3, 4};
+    auto before = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+    const size_t t = rng() % doc.size();
+    std::string changed = doc;
+    // A space where there was none (or a letter for a space) moves word boundaries after t.
+    changed[t] = doc[t] == ' ' ? 'q' : trial % 2 ? ' ' : char(rng() % 256);
+    auto after = scorer.bits(reinterpret_cast<const uint8_t*>(changed.data()), changed.size());
+    CAPTURE(t);
+    for (size_t i = 0; i < t; ++i) REQUIRE(after[i] == doctest::Approx(before[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("word model: the cached stream predicts every symbol as bytes-eval does, and allows it") {
+  std::mt19937_64 rng(22);
+  for (int64_t ctx : {5, 64}) {
+    Model m = sharp_word_model(ctx, 8);
+    for (size_t prompt : {size_t(0), size_t(13)}) {
+      const std::string doc = wordy_text(rng, 160);
+      CAPTURE(ctx);
+      CAPTURE(prompt);
+      const auto want = Scorer{m, 2, 4}.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+      auto stream = open_stream(m, 2);
+      const float* logits = stream->start(reinterpret_cast<const uint8_t*>(doc.data()), prompt);
+      WordSplitter split(WordRule::whitespace, 8);
+      for (size_t i = 0; i < prompt; ++i) split.starts_word(uint8_t(doc[i]));
+      for (size_t i = prompt; i < doc.size(); ++i) {
+        const uint8_t b = uint8_t(doc[i]);
+        double got = 0;
+        if (split.starts_word(b) && i > 0) {
+          REQUIRE(stream->emits(EOW));
+          got += bits_of(logits, EOW);
+          logits = stream->push(EOW);
+        }
+        REQUIRE(stream->emits(b));
+        got += bits_of(logits, b);
+        logits = stream->push(b);
+        CAPTURE(i);
+        REQUIRE(got == doctest::Approx(want[i]).epsilon(1e-4));
+      }
+    }
+  }
+}
+
+TEST_CASE("word model: greedy generation writes the teacher-forced argmax, in the splitter's words") {
+  Model m = sharp_word_model(6, 8);
+  auto stream = open_stream(m, 3);
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.max_bytes = 200;
+  o.ignore_end = true;
+  const std::string prompt = "the a ";
+  const std::string text = prompt + gen(*stream, prompt, o);
+  REQUIRE(text.size() == prompt.size() + 200);
+  // Walk the text again: every symbol (EOW where the splitter starts a word) is the most likely
+  // of those allowed.
+  auto check = open_stream(m, 3);
+  const float* logits = check->start(reinterpret_cast<const uint8_t*>(text.data()), prompt.size());
+  WordSplitter split(WordRule::whitespace, 8);
+  for (size_t i = 0; i < prompt.size(); ++i) split.starts_word(uint8_t(text[i]));
+  auto argmax = [&] {
+    int32_t best = -1;
+    for (int32_t s = 0; s < VOCAB; ++s)
+      if (s != BOS && check->emits(s) && (best < 0 || logits[s] > logits[best])) best = s;
+    return best;
+  };
+  for (size_t i = prompt.size(); i < text.size(); ++i) {
+    const uint8_t b = uint8_t(text[i]);
+    CAPTURE(i);
+    if (split.starts_word(b)) {
+      REQUIRE(argmax() == EOW);
+      logits = check->push(EOW);
+    }
+    REQUIRE(argmax() == int32_t(b));
+    logits = check->push(b);
+  }
 }

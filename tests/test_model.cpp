@@ -228,25 +228,20 @@ TEST_CASE("tiled attention over segments matches the plain softmax, causal or no
     }
 }
 
-TEST_CASE("the whole flat model's gradients agree with finite differences, tensor by tensor") {
-  std::mt19937_64 rng(5);
-  Config cfg = Config::flat(128, 2, 70);
-  Model model(cfg);
-  model.init(9);
-  // Larger weights than the init so every path carries signal.
+namespace {
+
+// Every tensor's gradient (but those `skip` names) against a central difference of loss along a
+// random direction, tensor by tensor. The model's weights are scaled up first so every path
+// carries signal.
+void check_model_gradients(Model& model, const std::function<double()>& loss, const std::function<void()>& backward,
+                           const std::function<bool(const std::string&)>& skip, std::mt19937_64& rng) {
   for (auto& p : model.params) p *= 2;
-  const int64_t B = 2, T = 70;
-  std::vector<int32_t> tokens(size_t(B * T)), targets(size_t(B * T));
-  for (auto& t : tokens) t = int32_t(rng() % 258);
-  for (auto& t : targets) t = int32_t(rng() % 258);
-  targets[5] = -1;
-  auto loss = [&] { return model.forward(tokens.data(), targets.data(), B, T) / double(B * T); };
   loss();
   std::fill(model.grads.begin(), model.grads.end(), 0.0f);
-  model.backward(1.0f / float(B * T));
+  backward();
   const auto grads = model.grads;
   for (const auto& t : model.tensors()) {
-    if (t.name.find("layers.1.") == 0 && t.name.find("norm") == std::string::npos) continue;  // layer 0 covers them
+    if (skip(t.name)) continue;
     CAPTURE(t.name);
     auto v = randn(rng, t.size);
     double analytic = 0;
@@ -266,6 +261,59 @@ TEST_CASE("the whole flat model's gradients agree with finite differences, tenso
     CAPTURE(analytic);
     CHECK(std::abs(numeric - analytic) <= 1e-2 * std::abs(analytic) + 1e-4);
   }
+}
+
+// Rows of random words: lengths 1–cap, some BOS words, random complete and scored flags (never
+// the first word of a row).
+WordBatch random_words(std::mt19937_64& rng, int64_t rows, int64_t words, int64_t cap) {
+  WordBatch batch;
+  std::vector<int32_t> s;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t w = 0; w < words; ++w) {
+      const bool bos = rng() % 6 == 0;
+      s.assign(bos ? 1 : size_t(1 + rng() % uint64_t(cap)), BOS);
+      if (!bos)
+        for (auto& x : s) x = int32_t(rng() % 256);
+      batch.add_word(s.data(), int64_t(s.size()), !bos && rng() % 4 != 0, w > 0 && rng() % 5 != 0);
+    }
+    batch.end_row();
+  }
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("the whole flat model's gradients agree with finite differences, tensor by tensor") {
+  std::mt19937_64 rng(5);
+  Model model(Config::flat(128, 2, 70));
+  model.init(9);
+  const int64_t B = 2, T = 70;
+  std::vector<int32_t> tokens(size_t(B * T)), targets(size_t(B * T));
+  for (auto& t : tokens) t = int32_t(rng() % 258);
+  for (auto& t : targets) t = int32_t(rng() % 258);
+  targets[5] = -1;
+  check_model_gradients(
+      model, [&] { return model.forward(tokens.data(), targets.data(), B, T) / double(B * T); },
+      [&] { model.backward(1.0f / float(B * T)); },
+      [](const std::string& name) {  // layer 0 covers the matrices of layer 1
+        return name.find("layers.1.") == 0 && name.find("norm") == std::string::npos;
+      },
+      rng);
+}
+
+TEST_CASE("the whole word model's gradients agree with finite differences, tensor by tensor") {
+  std::mt19937_64 rng(6);
+  Config cfg = Config::word(128, 2, 16, 64, 1, 64, 2);
+  cfg.word_cap = 8;
+  Model model(cfg);
+  model.init(10);
+  const WordBatch batch = random_words(rng, 3, 9, cfg.word_cap);
+  REQUIRE(batch.dec_rows > 20);
+  const double n = double(batch.dec_rows);
+  check_model_gradients(
+      model, [&] { return model.forward(batch) / n; }, [&] { model.backward(float(1.0 / n)); },
+      [](const std::string& name) { return name.find(".layers.1.") != std::string::npos && name.find("norm") == std::string::npos; },
+      rng);
 }
 
 TEST_CASE("models save and load exactly, and bad files are refused by name") {

@@ -68,17 +68,34 @@ int main(int argc, char** argv) {
   app.set_config("--config", config_default, "Read options from this TOML file (a run's config.toml repeats it)");
 
   TrainOptions o;
-  int64_t d = 384, layers = 6, ctx = 256;
+  int64_t d = 384, layers = 6, ctx = 0, enc_d = 256, enc_layers = 1, dec_d = 256, dec_layers = 2, word_cap = 32;
+  std::string word_rule = "whitespace";
   std::string precision = "f32", bytes_budget, time_budget, val_bytes = "64K";
   app.add_option("-d,--data", o.dataset, "Dataset to train on (bytes-dataset(5)); its train split is used")
       ->required()->type_name("DATASET");
   app.add_option("-o,--output", o.run_dir, "Run directory: model, training state, config, metrics")->required()
       ->type_name("RUN");
   app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
-  app.add_option("--arch", o.model.arch, "Architecture")->check(CLI::IsMember({"flat"}))->default_str("flat");
-  app.add_option("--d-model", d, "Model width (a multiple of 64)")->check(CLI::Range(64, 8192))->default_str("384");
-  app.add_option("--layers", layers, "Transformer blocks")->check(CLI::Range(1, 256))->default_str("6");
-  app.add_option("--ctx", ctx, "Context length in tokens")->check(CLI::Range(2, 1 << 24))->default_str("256");
+  std::string arch = "flat";
+  app.add_option("--arch", arch, "Architecture: flat, or word (HAT: byte encoder, word backbone, byte decoder)")
+      ->check(CLI::IsMember({"flat", "word"}))->default_str("flat");
+  app.add_option("--d-model", d, "Model width, the backbone's for word (a multiple of 64)")->check(CLI::Range(64, 8192))
+      ->default_str("384");
+  app.add_option("--layers", layers, "Transformer blocks (word: of the backbone)")->check(CLI::Range(1, 256))
+      ->default_str("6");
+  app.add_option("--ctx", ctx, "Context: bytes (flat) or words (word)")->check(CLI::Range(2, 1 << 24))
+      ->default_str("256, word 64");
+  auto* word = app.add_option_group("word model", "Sizes of the word model's byte encoder and decoder, and its words");
+  word->add_option("--enc-d-model", enc_d, "Encoder width (a multiple of 64)")->check(CLI::Range(64, 8192))
+      ->default_str("256");
+  word->add_option("--enc-layers", enc_layers, "Encoder blocks")->check(CLI::Range(1, 256))->default_str("1");
+  word->add_option("--dec-d-model", dec_d, "Decoder width (a multiple of 64)")->check(CLI::Range(64, 8192))
+      ->default_str("256");
+  word->add_option("--dec-layers", dec_layers, "Decoder blocks")->check(CLI::Range(1, 256))->default_str("2");
+  word->add_option("--word-rule", word_rule, "How text is cut into words: whitespace, or spacelike (SpaceByte's)")
+      ->check(CLI::IsMember({"whitespace", "spacelike"}))->default_str("whitespace");
+  word->add_option("--word-cap", word_cap, "Longest word in bytes; longer ones are cut at characters")
+      ->check(CLI::Range(4, 4096))->default_str("32");
   app.add_option("--batch", o.batch, "Sequences per micro-batch")->check(CLI::Range(1, 1 << 16))->default_str("32");
   app.add_option("--accum", o.accum, "Micro-batches per optimizer step")->check(CLI::Range(1, 1 << 16))->default_str("1");
   app.add_option("--lr", o.lr, "Peak learning rate")->check(CLI::Range(0.0, 10.0))->default_str("1e-3");
@@ -101,8 +118,16 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", o.log_every, "Log a line every N steps")->check(CLI::PositiveNumber)->default_str("10");
 
   return cli::run(app, common, argc, argv, [&] {
-    o.model = Config::flat(d, layers, ctx);
-    if (d % head_dim != 0) throw UsageError("--d-model must be a multiple of 64 (heads are 64 wide)");
+    for (auto [flag, width] : {std::pair{"--d-model", d}, {"--enc-d-model", enc_d}, {"--dec-d-model", dec_d}})
+      if (width % head_dim != 0) throw UsageError(std::string(flag) + " must be a multiple of 64 (heads are 64 wide)");
+    if (arch == "word") {
+      o.model = Config::word(d, layers, ctx > 0 ? ctx : 64, enc_d, enc_layers, dec_d, dec_layers);
+      o.model.word_rule = word_rule;
+      o.model.word_cap = word_cap;
+    } else {
+      o.model = Config::flat(d, layers, ctx > 0 ? ctx : 256);
+    }
+    ctx = o.model.ctx;
     o.seed = common.seed;
     o.precision = precision == "bf16" ? Precision::bf16 : Precision::f32;
     if (!bytes_budget.empty()) {
@@ -119,15 +144,15 @@ int main(int argc, char** argv) {
 
     // Refuse a size that cannot fit before any work is done.
     Model probe(o.model);
-    uint64_t need = activation_bytes(o.model, o.batch, ctx) + 16 * uint64_t(probe.n_params());
+    uint64_t need = probe.activation_bytes(o.batch, ctx) + 16 * uint64_t(probe.n_params());
     uint64_t have = available_memory();
     if (have && need > have)
       throw Error("batch " + std::to_string(o.batch) + " × ctx " + std::to_string(ctx) + " needs " +
                   human_bytes(double(need)) + " of memory; " + human_bytes(double(have)) +
                   " is available: lower --batch or --ctx");
     o.config_text = app.config_to_str(true, false);
-    spdlog::debug("{} parameters, {:.1f} MFLOP per byte, {} threads, matmul {}", probe.n_params(),
-                 probe.flops_per_byte() / 1e6, threads(), matmul_impl(o.precision));
+    spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch, probe.n_params(), threads(),
+                  matmul_impl(o.precision));
 
     Progress bar("train", 0, "steps");
     TrainHooks hooks;

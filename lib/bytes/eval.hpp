@@ -17,7 +17,13 @@ struct Scorer {
 
   // Bits of each byte of doc (−log2 p of byte i given BOS and bytes < i under the protocol).
   // With top, also the byte the model found most likely at each position (ties: the lowest).
+  // For a word model, a complete word's EOW bits are added to the next word's first byte (SPEC.md's
+  // rule: every symbol the model must emit counts; the byte that ends the word carries them).
   std::vector<double> bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top = nullptr);
+
+ private:
+  int64_t step() const;
+  std::vector<double> word_bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top);
 };
 
 // zstd -19's bits per byte on these bytes: the floor a model must beat.

@@ -7,6 +7,7 @@
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
+#include "bytes/words.hpp"
 
 namespace bytes {
 
@@ -58,9 +59,103 @@ class FlatStream final : public SymbolStream {
   int64_t total_ = 0, lo_ = 0;
 };
 
+class WordStream final : public SymbolStream {
+ public:
+  WordStream(Model& model, int64_t stride)
+      : model_(model),
+        split_(parse_word_rule(model.config().word_rule), size_t(model.config().word_cap)),
+        ctx_(model.config().ctx),
+        stride_(stride > 0 ? std::min(stride, ctx_) : std::max<int64_t>(1, ctx_ / 2)),
+        D_(model.config().d_model) {
+    cond_.resize(size_t(model.config().dec_d_model));
+  }
+
+  const float* start(const uint8_t* prompt, size_t n) override {
+    split_.reset();
+    words_.clear();
+    word_.clear();
+    lo_ = -1;
+    first_ = 0;
+    const int32_t bos = BOS;
+    add_word(&bos, 1);
+    for (size_t i = 0; i < n; ++i) {
+      if (split_.starts_word(prompt[i]) && !word_.empty()) {
+        add_word(word_.data(), int64_t(word_.size()));
+        word_.clear();
+      }
+      word_.push_back(prompt[i]);
+    }
+    predict_word();
+    std::vector<int32_t> in{EOW};
+    in.insert(in.end(), word_.begin(), word_.end());
+    return model_.decoder_extend(dec_, cond_.data(), in.data(), int64_t(in.size()));
+  }
+
+  const float* push(int32_t symbol) override {
+    if (symbol == BOS) return start(nullptr, 0);
+    if (symbol == EOW) {
+      add_word(word_.data(), int64_t(word_.size()));
+      word_.clear();
+      predict_word();
+      const int32_t eow = EOW;
+      return model_.decoder_extend(dec_, cond_.data(), &eow, 1);
+    }
+    split_.starts_word(uint8_t(symbol));
+    word_.push_back(symbol);
+    return model_.decoder_extend(dec_, cond_.data(), &symbol, 1);
+  }
+
+  bool emits(int32_t symbol) const override {
+    if (symbol == BOS) return word_.empty();  // a document ends after a whole word
+    if (symbol == EOW) {
+      if (word_.empty()) return false;
+      for (int b = 0; b < 256; ++b)
+        if (WordSplitter(split_).starts_word(uint8_t(b))) return true;
+      return false;
+    }
+    // A byte starts a word exactly when the splitter says so.
+    return WordSplitter(split_).starts_word(uint8_t(symbol)) == word_.empty();
+  }
+
+ private:
+  void add_word(const int32_t* symbols, int64_t n) {
+    words_.resize(words_.size() + size_t(D_));
+    model_.encode_word(symbols, n, words_.data() + words_.size() - size_t(D_));
+  }
+
+  // The conditioning vector for the next word: input word k (the last) predicts it, from the
+  // window bytes-eval would use for target k.
+  void predict_word() {
+    const int64_t k = first_ + int64_t(words_.size()) / D_ - 1;
+    const int64_t lo = std::max<int64_t>(0, k / stride_ * stride_ + stride_ - ctx_);
+    if (lo != lo_) {
+      // The window moved: words before it are never read again.
+      words_.erase(words_.begin(), words_.begin() + (lo - first_) * D_);
+      first_ = lo;
+      model_.reset_backbone(backbone_);
+      model_.backbone_extend(backbone_, words_.data(), k - lo + 1, cond_.data());
+      lo_ = lo;
+    } else {
+      model_.backbone_extend(backbone_, words_.data() + (k - first_) * D_, 1, cond_.data());
+    }
+    model_.reset_decoder(dec_);
+  }
+
+  Model& model_;
+  WordSplitter split_;
+  const int64_t ctx_, stride_, D_;
+  KVCache backbone_, dec_;
+  std::vector<float> words_;   // the backbone input of each whole word from word first_ on
+  int64_t first_ = 0;
+  std::vector<int32_t> word_;  // the word in progress
+  std::vector<float> cond_;
+  int64_t lo_ = -1;            // the backbone window's first word
+};
+
 }  // namespace
 
 std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride) {
+  if (model.config().is_word()) return std::make_unique<WordStream>(model, stride);
   return std::make_unique<FlatStream>(model, stride);
 }
 

@@ -23,7 +23,8 @@ class SymbolStream {
   virtual const float* start(const uint8_t* prompt, size_t n) = 0;
   // Appends one symbol.
   virtual const float* push(int32_t symbol) = 0;
-  // Whether the model ever emits this symbol (a flat model: the bytes and BOS, never EOW).
+  // Whether the model may emit this symbol next (a flat model: the bytes and BOS, never EOW; a
+  // word model: what keeps its words the splitter's words).
   virtual bool emits(int32_t symbol) const = 0;
 };
 
@@ -31,6 +32,11 @@ class SymbolStream {
 // exactly as bytes-eval's window protocol does, so every byte is predicted from the same
 // context as bytes-eval would use: between ctx − stride and ctx tokens once the document is
 // long enough.
+//
+// The word model's stream: the backbone's cache across words (sliding by `stride` words as
+// bytes-eval's word windows do), the decoder's within the word in progress; a word is encoded
+// once, when it ends. Its words are always the splitter's: a byte that would start a word is only
+// allowed after EOW, and EOW only where some byte could start the next word.
 std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride = 0);
 
 // A small counter-based generator (splitmix64): the same seed gives the same numbers on every

@@ -89,11 +89,11 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
   if (offsets[0] != 0) throw Error("stack rows must start at offset 0");
   reserve(N);
   offsets_.assign(offsets, offsets + S + 1);
-  const float* in = x;
+  // Each block writes its output into the next block's input rows.
+  if (shape_.layers > 0) std::memcpy(acts_[0].x.data(), x, size_t(N * d) * sizeof(float));
   for (int64_t l = 0; l < shape_.layers; ++l) {
     LayerParams w = layer(W, l);
     LayerActs& a = acts_[size_t(l)];
-    std::memcpy(a.x.data(), in, size_t(N * d) * sizeof(float));
     k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a.data(), a.rstd1.data());
     linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
     k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
@@ -106,7 +106,6 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
     float* out = l + 1 < shape_.layers ? acts_[size_t(l + 1)].x.data() : top_.data();
     std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
     linear(a.s.data(), w.w2, out, N, hid, d, true, p);
-    in = out;
   }
   if (shape_.layers == 0) std::memcpy(top_.data(), x, size_t(N * d) * sizeof(float));
   k::rmsnorm_forward(top_.data(), W + norm_, N, d, shape_.eps, y, rstdf_.data());

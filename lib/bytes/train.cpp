@@ -14,6 +14,8 @@
 #include "bytes/error.hpp"
 #include "bytes/eval.hpp"
 #include "bytes/io.hpp"
+#include "bytes/progress.hpp"
+#include "bytes/words.hpp"
 
 namespace bytes {
 
@@ -75,6 +77,52 @@ void Sampler::batch(uint64_t seed, uint64_t step, int64_t B, int64_t T, int32_t*
   }
 }
 
+void Sampler::cut_words(const Config& c) {
+  if (memory_.empty())
+    throw Error("the word model needs the train split in memory (it is " + human_bytes(double(bytes_)) + ")");
+  WordSplitter split(parse_word_rule(c.word_rule), size_t(c.word_cap));
+  size_t doc = 0;
+  for (uint64_t i = 0; i < bytes_; ++i) {
+    if (doc < starts_.size() && starts_[doc] == i) {
+      items_.push_back(i * 2 + 1);
+      split.reset();
+      ++doc;
+    }
+    if (split.starts_word(memory_[i])) items_.push_back(i * 2);
+  }
+  symbols_.assign(memory_.begin(), memory_.end());
+}
+
+double Sampler::bytes_per_word() const {
+  size_t words = 0;
+  for (uint64_t item : items_) words += (item & 1) == 0;
+  return words ? double(bytes_) / double(words) : 1.0;
+}
+
+void Sampler::word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, const Config& c, WordBatch& out) {
+  if (items_.empty()) cut_words(c);
+  out.clear();
+  const size_t n = items_.size();
+  const int32_t bos = BOS;
+  for (int64_t b = 0; b < B; ++b) {
+    uint64_t key[3] = {seed, step, uint64_t(b)};
+    const size_t first = XXH3_64bits(key, sizeof key) % n;
+    for (int64_t q = 0; q <= ctx; ++q) {
+      const size_t j = (first + size_t(q)) % n;
+      if (items_[j] & 1) {
+        out.add_word(&bos, 1, false, q > 0);
+        continue;
+      }
+      // A word runs to the next item (the next word, or the next document's start). EOW follows
+      // every word, a document's last too: the BOS word after it ends the document, as
+      // generation ends one (bytes-eval leaves that EOW out with the boundary).
+      const uint64_t start = items_[j] / 2, end = j + 1 < n ? items_[j + 1] / 2 : bytes_;
+      out.add_word(symbols_.data() + start, int64_t(end - start), true, q > 0);
+    }
+    out.end_row();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps) {
@@ -85,7 +133,6 @@ double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps) {
   return min_lr + 0.5 * (o.lr - min_lr) * (1.0 + std::cos(M_PI * progress));
 }
 
-uint64_t activation_bytes(const Config& c, int64_t B, int64_t T) { return Model(c, false).activation_bytes(B, T); }
 
 nlohmann::ordered_json TrainReport::json() const {
   auto round4 = [](double v) { return std::round(v * 1e4) / 1e4; };
@@ -219,10 +266,17 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
     throw UsageError("give a training budget: --steps, --bytes or --time");
   const Config& cfg = o.model;
-  const int64_t B = o.batch, T = cfg.ctx, per_step = B * T * o.accum;
+  const int64_t B = o.batch, T = cfg.ctx;
 
   Dataset ds(o.dataset);
   Sampler sampler(ds, Split::train);
+  // Bytes a step trains on: exact for the flat model; for the word model (ctx words a row) the
+  // split's mean word length makes the estimate that a byte budget is turned into steps with.
+  WordBatch words;
+  if (cfg.is_word()) sampler.word_batch(o.seed, 0, 1, 1, cfg, words);
+  const int64_t per_step =
+      cfg.is_word() ? std::max<int64_t>(1, std::llround(double(B * T * o.accum) * sampler.bytes_per_word()))
+                    : B * T * o.accum;
   // Validation text: the first val_bytes of the val split's documents, scored as documents.
   std::vector<std::vector<uint8_t>> val_docs;
   uint64_t val_total = 0;
@@ -302,16 +356,28 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   const double seconds_before = st.seconds;
   double window_seconds = 0;
   int64_t window_steps = 0;
+  uint64_t window_bytes = 0;
   while (true) {
     bool done = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds);
     if (done) break;
     auto t0 = clock::now();
     std::fill(model.grads.begin(), model.grads.end(), 0.0f);
     double loss = 0;
+    uint64_t step_bytes = 0;
     for (int64_t a = 0; a < o.accum; ++a) {
-      sampler.batch(o.seed, uint64_t(st.step * o.accum + a), B, T, x.data(), y.data());
-      loss += model.forward(x.data(), y.data(), B, T);
-      model.backward(1.0f / float(B * T * o.accum));
+      const uint64_t micro = uint64_t(st.step * o.accum + a);
+      if (cfg.is_word()) {
+        sampler.word_batch(o.seed, micro, B, T, cfg, words);
+        loss += model.forward(words);
+        step_bytes += words.scored_bytes();
+        // The mean loss per symbol, as the flat model's per token.
+        model.backward(1.0f / float(std::max<int64_t>(1, words.dec_rows) * o.accum));
+      } else {
+        sampler.batch(o.seed, micro, B, T, x.data(), y.data());
+        loss += model.forward(x.data(), y.data(), B, T);
+        step_bytes += uint64_t(B * T);
+        model.backward(1.0f / float(B * T * o.accum));
+      }
     }
     // Clip the global gradient norm, then AdamW with decoupled weight decay and bias correction.
     double sq = 0;
@@ -339,12 +405,13 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
       }
     }
     st.step++;
-    st.bytes += uint64_t(per_step);
+    st.bytes += step_bytes;
     double dt = std::chrono::duration<double>(clock::now() - t0).count();
     st.train_seconds += dt;
     st.seconds = seconds_before + std::chrono::duration<double>(clock::now() - run_start).count();
     window_seconds += dt;
     window_steps++;
+    window_bytes += step_bytes;
 
     // A time budget alone: the schedule's length is the steps done plus those the remaining time
     // allows at the speed measured so far (the first step, slow with primitive creation, left
@@ -360,11 +427,11 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     rep.step = st.step;
     rep.bytes = st.bytes;
     rep.seconds = st.seconds;
-    rep.train_bpb = loss / double(B * T * o.accum) / std::log(2.0);
+    rep.train_bpb = loss / double(std::max<uint64_t>(1, step_bytes)) / std::log(2.0);
     rep.lr = lr;
     rep.total_steps = st.total_steps;
     rep.ms_per_step = 1000 * window_seconds / double(window_steps);
-    rep.bytes_per_s = double(per_step) * double(window_steps) / window_seconds;
+    rep.bytes_per_s = double(window_bytes) / window_seconds;
     rep.val_bpb = -1;
     bool last = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
                 cli::interrupted();
@@ -376,6 +443,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
       if (hooks.on_log) hooks.on_log(rep);
       window_seconds = 0;
       window_steps = 0;
+      window_bytes = 0;
     }
     if ((o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) || last) checkpoint();
     if (cli::interrupted()) throw cli::Interrupted();

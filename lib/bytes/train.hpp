@@ -22,13 +22,24 @@ class Sampler {
   void batch(uint64_t seed, uint64_t step, int64_t B, int64_t T, int32_t* x, int32_t* y);
   uint64_t bytes() const { return bytes_; }
 
+  // Word model batches: B rows of ctx + 1 consecutive words of the split (a BOS word before each
+  // document), starting at a word drawn by (seed, step, row); every word but a row's first is
+  // scored. The split is cut into words once, on the first call; it must fit in memory.
+  void word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, const Config& config, WordBatch& out);
+  // Mean bytes per word of the split (after a word_batch call).
+  double bytes_per_word() const;
+
  private:
   void read(uint64_t offset, uint64_t n, uint8_t* out);
+  void cut_words(const Config& config);
   const Dataset& ds_;
   Split split_;
   uint64_t bytes_ = 0;
   std::vector<uint64_t> starts_;  // where each document starts in the split's stream
   std::vector<uint8_t> memory_;   // the whole split, when it fits
+  // Word model: each item is a word's offset · 2, or a document's offset · 2 + 1 for its BOS word.
+  std::vector<uint64_t> items_;
+  std::vector<int32_t> symbols_;
 };
 
 struct TrainOptions {
@@ -68,8 +79,5 @@ TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 
 // Learning rate at a step: linear warmup, then cosine decay to min_lr_ratio · lr at total_steps.
 double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps);
-
-// Bytes of memory a forward/backward of B sequences of T tokens needs for this model.
-uint64_t activation_bytes(const Config& c, int64_t B, int64_t T);
 
 }  // namespace bytes

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# CLI tests for the word (HAT) model across bytes-train, bytes-eval and bytes-gen: word.sh CASE
+. "$(dirname "$0")/lib.sh"
+
+tiny="--arch word --d-model 64 --layers 1 --enc-d-model 64 --dec-d-model 64 --dec-layers 1 --ctx 16 --batch 4
+      --val-bytes 2K --val-every 10 --log-every 5"
+dataset() {
+  head -n 3000 "$BYTES_SHARED/data/tinyshakespeare.txt" >text.txt
+  head -n 2700 text.txt >train.txt
+  tail -n 300 text.txt >val.txt
+  bytes-prep -q --train-input train.txt --val-input val.txt -o d.bds
+}
+
+case_train-eval() {
+  dataset
+  # shellcheck disable=SC2086
+  bytes-train $tiny -d d.bds -o run --steps 40 --json >report 2>log || { cat log; fail "training failed"; }
+  python3 - <<'PY' || fail "metrics or config"
+import json, struct
+rows = [json.loads(l) for l in open("run/metrics.jsonl")]
+assert rows[-1]["step"] == 40 and rows[-1]["train_bpb"] < rows[0]["train_bpb"] < 9.6, rows  # uniform: 8.01 bits a symbol, ~1.2 symbols a byte
+assert 2.5 < rows[-1]["val_bpb"] < 8.5, rows[-1]
+d = open("run/model.safetensors", "rb").read()
+header = json.loads(d[8:8 + struct.unpack_from("<Q", d)[0]])
+config = json.loads(header["__metadata__"]["config"])
+assert config["arch"] == "word" and config["word_rule"] == "whitespace" and config["word_cap"] == 32, config
+for name in ("encoder.embed.weight", "encoder.word.weight", "encoder.proj.weight", "backbone.layers.0.attn.wq.weight",
+             "decoder.cond.weight", "decoder.embed.weight", "decoder.head.weight"):
+    assert name in header, name
+PY
+  # bytes-eval's bpb on the val split is the validation the run made.
+  bytes-eval --json -m run/model.safetensors --data d.bds --max-bytes 2K >ev
+  python3 -c '
+import json
+e = json.load(open("ev")); last = [json.loads(l) for l in open("run/metrics.jsonl")][-1]
+assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)'
+  # Per-byte bits (EOW markers included) sum to the total, for several strides, through a pipe.
+  for s in 3 8 16; do
+    bytes-eval --json -m run/model.safetensors --stride $s <val.txt >total
+    cat val.txt | bytes-eval -q -m run/model.safetensors --stride $s --per-byte - >bytes.tsv
+    [ "$(wc -l <bytes.tsv)" = "$(stat -c %s val.txt)" ] || fail "per-byte lines != bytes"
+    python3 - <<'PY' || fail "stride $s: per-byte sum"
+import json
+t = json.load(open("total"))
+rows = [l.split("\t") for l in open("bytes.tsv")]
+s = sum(float(r[2]) for r in rows)  # offset, byte, bits, top
+assert abs(s - t["bits"]) <= 5e-5 * len(rows) + 1e-5, (s, t)
+PY
+  done
+  # Conditional scoring: pairs through a pipe.
+  python3 -c '
+import json
+for i in range(3): print(json.dumps({"context": "KING HENRY: ", "target": "My lord" + "d" * i}))' >pairs
+  bytes-eval -m run/model.safetensors --conditional - <pairs >cond || fail "conditional scoring"
+  [ "$(wc -l <cond)" -ge 3 ] || fail "conditional output"
+}
+
+case_gen() {
+  dataset
+  # shellcheck disable=SC2086
+  bytes-train -q $tiny -d d.bds -o run --steps 20
+  # Greedy output is the argmax under teacher forcing: the same text twice, and a prefix for less.
+  bytes-gen -m run/model.safetensors -t 0 -n 120 --ignore-end -p "KING " >a
+  bytes-gen -m run/model.safetensors -t 0 -n 60 --ignore-end -p "KING " >b
+  [ "$(stat -c %s a)" = 120 ] || fail "-n 120 wrote $(stat -c %s a) bytes"
+  [ "$(head -c 60 a)" = "$(cat b)" ] || fail "-n 60 is not a prefix of -n 120"
+  bytes-gen -m run/model.safetensors --seed 3 -n 80 -p "KING " >s1
+  bytes-gen -m run/model.safetensors --seed 3 -n 80 -p "KING " >s2
+  same s1 s2
+  # Ends quietly when the reader goes away; fails loudly on a full disk.
+  bytes-gen -m run/model.safetensors -n 100000 --ignore-end 2>err | head -c 10 >/dev/null
+  [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
+  bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full 2>err && fail "/dev/full succeeded"
+  [ "$(wc -l <err)" = 1 ] || fail "/dev/full: not one error line"
+}
+
+case_resume-exact() {
+  dataset
+  # shellcheck disable=SC2086
+  args="$tiny -d d.bds --steps 200 --val-every 100 --log-every 1"
+  # shellcheck disable=SC2086
+  bytes-train -q $args -o straight
+  # shellcheck disable=SC2086
+  bytes-train -q $args -o cut --checkpoint-every 20 2>/dev/null &
+  pid=$!
+  for _ in $(seq 1 400); do [ -s cut/state.bin ] && break; sleep 0.05; done
+  kill -INT $pid
+  wait $pid; code=$?
+  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130"
+  step=$(python3 -c 'import json; print([json.loads(l) for l in open("cut/metrics.jsonl")][-1]["step"])')
+  [ "$step" -lt 200 ] || fail "the run finished before the signal; nothing was tested"
+  bytes-train -q --resume -o cut
+  same straight/model.safetensors cut/model.safetensors
+}
+
+case_usage-errors() {
+  dataset
+  for args in "--enc-d-model 100" "--dec-d-model 96" "--word-cap 2" "--word-rule words" "--dec-layers 0" \
+              "--enc-layers -1" "--arch patchwork"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-train -d d.bds -o r --steps 5 --arch word $args
+    expect_error_line bytes-train
+  done
+  [ ! -e r ] || fail "a usage error created the run directory"
+}
+
+run_case "$@"
