@@ -133,9 +133,18 @@ size_t before_last_partial_window(size_t n, int64_t ctx, int64_t stride) {
   return n - n % step;
 }
 
-TEST_CASE("the stream predicts every byte from bytes-eval's window") {
+Model sharp_patch_model(const char* spec, int64_t ctx) {
+  Model m(Config::patch_model(spec, 64, 2, ctx, 64, 1));
+  m.init(15);
+  for (auto& p : m.params) p *= 3.0f;
+  return m;
+}
+
+TEST_CASE("the stream predicts every byte from bytes-eval's window, flat or patch") {
+  for (const char* arch : {"flat", "4", "4x2"})
   for (int64_t stride : {0, 5, 16}) {
-    Model m = sharp_model(16);
+    CAPTURE(arch);
+    Model m = std::string(arch) == "flat" ? sharp_model(16) : sharp_patch_model(arch, 16);
     std::mt19937_64 rng(11);
     const std::string doc = testing::random_bytes(rng, 70);
     Scorer scorer{m, stride, 4};
@@ -384,6 +393,34 @@ TEST_CASE("word model: changing byte t leaves every earlier byte's bits unchange
     auto after = scorer.bits(reinterpret_cast<const uint8_t*>(changed.data()), changed.size());
     CAPTURE(t);
     for (size_t i = 0; i < t; ++i) REQUIRE(after[i] == doctest::Approx(before[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("patch model: changing byte t leaves every earlier byte's bits unchanged") {
+  std::mt19937_64 rng(23);
+  for (const char* spec : {"4", "4x2"}) {
+    Model m(Config::patch_model(spec, 64, 1, 16, 64, 1));
+    m.init(14);
+    for (auto& p : m.params) p *= 3.0f;
+    for (int trial = 0; trial < 12; ++trial) {
+      const std::string doc = testing::random_bytes(rng, 70);
+      for (int64_t stride : {4, 8, 16}) {
+        Scorer scorer{m, stride, 4};
+        auto before = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+        const size_t t = rng() % doc.size();
+        std::string changed = doc;
+        changed[t] = char(doc[t] ^ (1 + rng() % 255));
+        auto after = scorer.bits(reinterpret_cast<const uint8_t*>(changed.data()), changed.size());
+        CAPTURE(spec);
+        CAPTURE(t);
+        bool differs = false;
+        for (size_t i = 0; i < doc.size(); ++i) {
+          if (i < t) REQUIRE(after[i] == doctest::Approx(before[i]).epsilon(1e-5));
+          else differs = differs || std::fabs(after[i] - before[i]) > 1e-3;
+        }
+        CHECK(differs);  // and byte t itself, or a later one, does change
+      }
+    }
   }
 }
 

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
 
   TrainOptions o;
   int64_t d = 384, layers = 6, ctx = 0, enc_d = 256, enc_layers = 1, dec_d = 256, dec_layers = 2, word_cap = 32;
-  std::string word_rule = "whitespace";
+  std::string word_rule = "whitespace", patch = "8";
+  int64_t inner_d = 256, inner_layers = 2;
   std::string precision = "f32", bytes_budget, time_budget, val_bytes = "64K";
   app.add_option("-d,--data", o.dataset, "Dataset to train on (bytes-dataset(5)); its train split is used")
       ->required()->type_name("DATASET");
@@ -77,14 +78,15 @@ int main(int argc, char** argv) {
       ->type_name("RUN");
   app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
   std::string arch = "flat";
-  app.add_option("--arch", arch, "Architecture: flat, or word (HAT: byte encoder, word backbone, byte decoder)")
-      ->check(CLI::IsMember({"flat", "word"}))->default_str("flat");
-  app.add_option("--d-model", d, "Model width, the backbone's for word (a multiple of 64)")->check(CLI::Range(64, 8192))
+  app.add_option("--arch", arch,
+                 "Architecture: flat; word (HAT: byte encoder, word backbone, byte decoder); patch (MEGABYTE/MBLM)")
+      ->check(CLI::IsMember({"flat", "word", "patch"}))->default_str("flat");
+  app.add_option("--d-model", d, "Model width: the backbone's (word), the global stage's (patch); a multiple of 64")->check(CLI::Range(64, 8192))
       ->default_str("384");
-  app.add_option("--layers", layers, "Transformer blocks (word: of the backbone)")->check(CLI::Range(1, 256))
+  app.add_option("--layers", layers, "Transformer blocks (word: of the backbone; patch: of the global stage)")->check(CLI::Range(1, 256))
       ->default_str("6");
-  app.add_option("--ctx", ctx, "Context: bytes (flat) or words (word)")->check(CLI::Range(2, 1 << 24))
-      ->default_str("256, word 64");
+  app.add_option("--ctx", ctx, "Context: bytes (flat, patch) or words (word)")->check(CLI::Range(2, 1 << 24))
+      ->default_str("256, word 64, patch 1024");
   auto* word = app.add_option_group("word model", "Sizes of the word model's byte encoder and decoder, and its words");
   word->add_option("--enc-d-model", enc_d, "Encoder width (a multiple of 64)")->check(CLI::Range(64, 8192))
       ->default_str("256");
@@ -96,6 +98,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"whitespace", "spacelike"}))->default_str("whitespace");
   word->add_option("--word-cap", word_cap, "Longest word in bytes; longer ones are cut at characters")
       ->check(CLI::Range(4, 4096))->default_str("32");
+  auto* patch_group = app.add_option_group("patch model", "Stages of the patch model");
+  patch_group->add_option("--patch", patch, "Units per stage, coarsest first: 8, 16x4, 64x8x4 (bytes are the last)")
+      ->default_str("8");
+  patch_group->add_option("--inner-d-model", inner_d, "Width of every stage finer than the global one (a multiple of 64)")
+      ->check(CLI::Range(64, 8192))->default_str("256");
+  patch_group->add_option("--inner-layers", inner_layers, "Blocks of every stage finer than the global one")
+      ->check(CLI::Range(1, 256))->default_str("2");
   app.add_option("--batch", o.batch, "Sequences per micro-batch")->check(CLI::Range(1, 1 << 16))->default_str("32");
   app.add_option("--accum", o.accum, "Micro-batches per optimizer step")->check(CLI::Range(1, 1 << 16))->default_str("1");
   app.add_option("--lr", o.lr, "Peak learning rate")->check(CLI::Range(0.0, 10.0))->default_str("1e-3");
@@ -118,12 +127,21 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", o.log_every, "Log a line every N steps")->check(CLI::PositiveNumber)->default_str("10");
 
   return cli::run(app, common, argc, argv, [&] {
-    for (auto [flag, width] : {std::pair{"--d-model", d}, {"--enc-d-model", enc_d}, {"--dec-d-model", dec_d}})
+    for (auto [flag, width] :
+         {std::pair{"--d-model", d}, {"--enc-d-model", enc_d}, {"--dec-d-model", dec_d}, {"--inner-d-model", inner_d}})
       if (width % head_dim != 0) throw UsageError(std::string(flag) + " must be a multiple of 64 (heads are 64 wide)");
     if (arch == "word") {
       o.model = Config::word(d, layers, ctx > 0 ? ctx : 64, enc_d, enc_layers, dec_d, dec_layers);
       o.model.word_rule = word_rule;
       o.model.word_cap = word_cap;
+    } else if (arch == "patch") {
+      try {
+        o.model = Config::patch_model(patch, d, layers, ctx > 0 ? ctx : 1024, inner_d, inner_layers);
+        o.model.validate();
+      } catch (const Error& e) {
+        throw UsageError(std::string(e.what()).substr(std::string("bad model config: ").size() *
+                                                      (std::string(e.what()).rfind("bad model config: ", 0) == 0)));
+      }
     } else {
       o.model = Config::flat(d, layers, ctx > 0 ? ctx : 256);
     }

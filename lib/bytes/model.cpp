@@ -39,6 +39,49 @@ Config Config::word(int64_t d_model, int64_t n_layers, int64_t ctx, int64_t enc_
   return c;
 }
 
+Config Config::patch_model(const std::string& spec, int64_t d_model, int64_t n_layers, int64_t ctx, int64_t inner_d,
+                           int64_t inner_layers_each) {
+  Config c = flat(d_model, n_layers, ctx);
+  c.arch = "patch";
+  c.patch = spec;
+  const auto units = c.unit_bytes();
+  for (size_t k = 1; k < units.size(); ++k) {
+    c.inner_d_model.push_back(inner_d);
+    c.inner_layers.push_back(inner_layers_each);
+    c.inner_heads.push_back(std::max<int64_t>(1, inner_d / head_dim));
+    c.inner_ffn_hidden.push_back(ffn_hidden_for(inner_d));
+  }
+  // Each coarse stage sees a unit as the concatenated embeddings of its bytes: about d / unit
+  // wide each (MEGABYTE's choice), at least 4.
+  for (size_t k = 0; k + 1 < units.size(); ++k)
+    c.stage_embed.push_back(std::max<int64_t>(4, (k == 0 ? d_model : inner_d) / units[k]));
+  return c;
+}
+
+std::vector<int64_t> Config::patch_sizes() const {
+  std::vector<int64_t> sizes;
+  size_t at = 0;
+  while (at <= patch.size()) {
+    size_t x = patch.find('x', at);
+    std::string part = patch.substr(at, x == std::string::npos ? std::string::npos : x - at);
+    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos)
+      throw Error("bad patch sizes '" + patch + "' (e.g. 8, 16x4, 64x8x4)");
+    sizes.push_back(std::stoll(part));
+    if (sizes.back() < 2) throw Error("bad patch sizes '" + patch + "': every size must be at least 2");
+    if (x == std::string::npos) break;
+    at = x + 1;
+  }
+  if (sizes.size() > 4) throw Error("bad patch sizes '" + patch + "': at most 4 sizes");
+  return sizes;
+}
+
+std::vector<int64_t> Config::unit_bytes() const {
+  const auto sizes = patch_sizes();
+  std::vector<int64_t> units(sizes.size() + 1, 1);
+  for (size_t k = sizes.size(); k-- > 0;) units[k] = units[k + 1] * sizes[k];
+  return units;
+}
+
 nlohmann::ordered_json Config::to_json() const {
   nlohmann::ordered_json j = {{"arch", arch},         {"d_model", d_model},   {"n_layers", n_layers},
                               {"n_heads", n_heads},   {"ffn_hidden", ffn_hidden}, {"ctx", ctx},
@@ -54,6 +97,14 @@ nlohmann::ordered_json Config::to_json() const {
     j["dec_ffn_hidden"] = dec_ffn_hidden;
     j["word_rule"] = word_rule;
     j["word_cap"] = word_cap;
+  }
+  if (is_patch()) {
+    j["patch"] = patch;
+    j["inner_d_model"] = inner_d_model;
+    j["inner_layers"] = inner_layers;
+    j["inner_heads"] = inner_heads;
+    j["inner_ffn_hidden"] = inner_ffn_hidden;
+    j["stage_embed"] = stage_embed;
   }
   return j;
 }
@@ -82,6 +133,14 @@ Config Config::from_json(const nlohmann::json& j) {
       c.word_rule = j.at("word_rule").get<std::string>();
       c.word_cap = j.at("word_cap").get<int64_t>();
     }
+    if (c.is_patch()) {
+      c.patch = j.at("patch").get<std::string>();
+      c.inner_d_model = j.at("inner_d_model").get<std::vector<int64_t>>();
+      c.inner_layers = j.at("inner_layers").get<std::vector<int64_t>>();
+      c.inner_heads = j.at("inner_heads").get<std::vector<int64_t>>();
+      c.inner_ffn_hidden = j.at("inner_ffn_hidden").get<std::vector<int64_t>>();
+      c.stage_embed = j.at("stage_embed").get<std::vector<int64_t>>();
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("bad model config: ") + e.what());
   }
@@ -91,7 +150,7 @@ Config Config::from_json(const nlohmann::json& j) {
 
 void Config::validate() const {
   auto bad = [](const std::string& what) { throw Error("bad model config: " + what); };
-  if (arch != "flat" && arch != "word") bad("unknown arch '" + arch + "'");
+  if (arch != "flat" && arch != "word" && arch != "patch") bad("unknown arch '" + arch + "'");
   auto check_stack = [&](const std::string& name, int64_t d, int64_t heads, int64_t layers, int64_t hid) {
     if (d < 1 || d > 65536) bad(name + "d_model out of range");
     if (heads < 1 || heads * head_dim != d)
@@ -103,6 +162,20 @@ void Config::validate() const {
   if (ctx < 1 || ctx > 1 << 24) bad("ctx out of range");
   if (vocab != VOCAB) bad("vocab must be 258");
   if (!(rope_base > 0) || !(norm_eps > 0)) bad("rope_base and norm_eps must be positive");
+  if (is_patch()) {
+    const auto units = unit_bytes();
+    const size_t inner = units.size() - 1;
+    if (inner_d_model.size() != inner || inner_layers.size() != inner || inner_heads.size() != inner ||
+        inner_ffn_hidden.size() != inner || stage_embed.size() != inner)
+      bad("a patch model with " + std::to_string(inner + 1) + " stages needs sizes for " + std::to_string(inner) +
+          " inner stages");
+    for (size_t k = 0; k < inner; ++k) {
+      check_stack("inner_", inner_d_model[k], inner_heads[k], inner_layers[k], inner_ffn_hidden[k]);
+      if (stage_embed[k] < 1 || stage_embed[k] * units[k] > 1 << 20) bad("stage_embed out of range");
+    }
+    if (ctx % units[0] != 0)
+      bad("ctx " + std::to_string(ctx) + " must be a whole number of " + std::to_string(units[0]) + "-byte patches");
+  }
   if (!is_word()) return;
   check_stack("enc_", enc_d_model, enc_heads, enc_layers, enc_ffn_hidden);
   check_stack("dec_", dec_d_model, dec_heads, dec_layers, dec_ffn_hidden);
@@ -146,7 +219,34 @@ StackShape shape_of(int64_t d, int64_t layers, int64_t hidden, bool causal, cons
 Model::Model(const Config& config, bool trainable) : cfg_(config) {
   cfg_.validate();
   const int64_t d = cfg_.d_model, V = cfg_.vocab;
-  if (!cfg_.is_word()) {
+  if (cfg_.is_patch()) {
+    const auto units = cfg_.unit_bytes();
+    const size_t K = units.size();
+    stages_.resize(K);
+    for (size_t k = 0; k < K; ++k) {
+      Stage& st = stages_[k];
+      st.d = k == 0 ? d : cfg_.inner_d_model[k - 1];
+      st.unit = units[k];
+      st.per_parent = k == 0 ? 0 : units[k - 1] / units[k];
+      const std::string p = "stages." + std::to_string(k) + ".";
+      const int64_t layers = k == 0 ? cfg_.n_layers : cfg_.inner_layers[k - 1];
+      const int64_t hidden = k == 0 ? cfg_.ffn_hidden : cfg_.inner_ffn_hidden[k - 1];
+      if (k + 1 < K) {
+        st.e = cfg_.stage_embed[k];
+        st.embed = layout_.add(p + "embed.weight", {V, st.e});
+        st.start = layout_.add(p + "start.weight", {1, st.d});
+        st.proj = layout_.add(p + "proj.weight", {st.d, st.unit * st.e});
+      } else {
+        st.embed = embed_ = layout_.add(p + "embed.weight", {V, st.d});
+      }
+      st.stack = Stack(shape_of(st.d, layers, hidden, true, cfg_), p, layout_);
+      if (k + 1 < K) {
+        const int64_t child_d = cfg_.inner_d_model[k], per = units[k] / units[k + 1];
+        st.cond = layout_.add(p + "cond.weight", {per * child_d, st.d});
+      }
+    }
+    head_ = layout_.add("head.weight", {V, stages_.back().d});
+  } else if (!cfg_.is_word()) {
     embed_ = layout_.add("embed.weight", {V, d});
     body_ = Stack(shape_of(d, cfg_.n_layers, cfg_.ffn_hidden, true, cfg_), "", layout_);
     head_ = layout_.add("head.weight", {V, d});
@@ -170,6 +270,19 @@ Model::Model(const Config& config, bool trainable) : cfg_(config) {
 
 double Model::flops_per_byte() const {
   if (cfg_.is_word()) return 0;  // depends on the text's word lengths: see last_flops
+  if (cfg_.is_patch()) {
+    // Per byte of a full window: each stage's weights once per unit, attention over its segment.
+    double f = 6.0 * double(cfg_.vocab * stages_.back().d);
+    for (size_t k = 0; k < stages_.size(); ++k) {
+      const Stage& st = stages_[k];
+      const double per_byte = 1.0 / double(st.unit);
+      const double seg = k == 0 ? double(cfg_.ctx / st.unit) : double(st.per_parent);
+      f += per_byte * (st.stack.weight_flops() + 6.0 * double(st.stack.shape().layers * st.d) * seg);
+      if (k + 1 < stages_.size())
+        f += per_byte * 6.0 * double(st.d) * double(st.unit * st.e + stages_[k + 1].per_parent * stages_[k + 1].d);
+    }
+    return f;
+  }
   return 6.0 * double(n_params() - cfg_.vocab * cfg_.d_model) +
          6.0 * double(cfg_.n_layers) * double(cfg_.d_model) * double(cfg_.ctx);
 }
@@ -187,6 +300,8 @@ void Model::init(uint64_t seed) {
     int64_t layers = t.name.starts_with("encoder.")   ? cfg_.enc_layers
                      : t.name.starts_with("decoder.") ? cfg_.dec_layers
                                                       : cfg_.n_layers;
+    if (t.name.starts_with("stages.") && !t.name.starts_with("stages.0."))
+      layers = cfg_.inner_layers[size_t(std::stoll(t.name.substr(7))) - 1];
     bool scaled = t.name.ends_with("wo.weight") || t.name.ends_with("w2.weight");
     const float scale = scaled ? 1.0f / std::sqrt(2.0f * float(layers)) : 1.0f;
     for (size_t i = 0; i < t.size; ++i) p[i] = normal(rng) * scale;
@@ -195,6 +310,14 @@ void Model::init(uint64_t seed) {
 
 uint64_t Model::activation_bytes(int64_t B, int64_t T) const {
   const int64_t V = cfg_.vocab;
+  if (cfg_.is_patch()) {
+    uint64_t floats = uint64_t(B * T) * uint64_t(2 * V + 1);
+    for (const auto& st : stages_) {
+      const int64_t N = B * T / st.unit;
+      floats += st.stack.activation_floats(N) + uint64_t(N) * uint64_t(6 * st.d + 2 * st.unit * st.e + 2 * 4096);
+    }
+    return 4 * floats;
+  }
   if (!cfg_.is_word()) {
     const int64_t N = B * T, d = cfg_.d_model;
     return 4 * (body_.activation_floats(N) + uint64_t(N) * uint64_t(2 * d + 2 * V + 1));
@@ -235,6 +358,7 @@ double stack_flops(const Stack& s, const std::vector<int64_t>& offsets) {
 double Model::forward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T) {
   if (cfg_.is_word()) throw Error("a word model reads words: forward(WordBatch)");
   if (T > cfg_.ctx) throw Error("sequence of " + std::to_string(T) + " tokens is longer than the model's context");
+  if (cfg_.is_patch()) return forward_patch(tokens, targets, B, T);
   const int64_t N = B * T, d = cfg_.d_model, V = cfg_.vocab;
   const float* W = weights();
   tokens_.assign(tokens, tokens + N);
@@ -317,7 +441,132 @@ double Model::forward(const WordBatch& batch) {
 
 void Model::backward(float grad_scale) {
   if (cfg_.is_word()) backward_word(grad_scale);
+  else if (cfg_.is_patch()) backward_patch(grad_scale);
   else backward_flat(grad_scale);
+}
+
+// The patch model (bytes-model(5)): token t predicts target t; a coarse stage's unit j reads the
+// bytes of unit j − 1, which are tokens (j − 1)·unit + 1 … j·unit (the targets before unit j).
+// A window that is not a whole number of global units is padded with PAD, never scored.
+double Model::forward_patch(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T_in) {
+  constexpr int32_t PAD = EOW;  // EOW is no symbol of a patch model: the pad
+  const int64_t V = cfg_.vocab, u0 = stages_[0].unit, T = (T_in + u0 - 1) / u0 * u0;
+  const float* W = weights();
+  tokens_.assign(size_t(B * T), PAD);
+  std::vector<int32_t> padded(static_cast<size_t>(B * T), -1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T_in; ++t) {
+      tokens_[size_t(b * T + t)] = tokens[b * T_in + t];
+      if (targets) padded[size_t(b * T + t)] = targets[b * T_in + t];
+    }
+  last_flops_ = 0;
+  const size_t K = stages_.size();
+  for (size_t k = 0; k < K; ++k) {
+    Stage& st = stages_[k];
+    const int64_t n = T / st.unit, N = B * n, d = st.d;
+    st.rows = N;
+    grow(st.x, N * d), grow(st.y, N * d);
+    if (k + 1 < K) {
+      // The concatenated embeddings of the previous unit's bytes, projected; the start vector
+      // for each row's first unit.
+      st.tokens.resize(size_t(N * st.unit));
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t q = 0; q < st.unit; ++q)
+            st.tokens[size_t((b * n + j) * st.unit + q)] = j == 0 ? PAD : tokens_[size_t(b * T + (j - 1) * st.unit + 1 + q)];
+      grow(st.c, N * st.unit * st.e);
+      k::embedding_forward(st.tokens.data(), N * st.unit, W + st.embed, st.e, st.c.data());
+      linear(st.c.data(), W + st.proj, st.x.data(), N, st.unit * st.e, d, false, precision);
+      for (int64_t b = 0; b < B; ++b) std::memcpy(st.x.data() + b * n * d, W + st.start, size_t(d) * sizeof(float));
+      last_flops_ += 6.0 * double(N) * double(st.unit * st.e * d);
+    } else {
+      st.tokens.assign(tokens_.begin(), tokens_.end());
+      k::embedding_forward(st.tokens.data(), N, W + st.embed, d, st.x.data());
+    }
+    if (k > 0) {
+      // The parent unit's output, one vector per child unit, added to the child's input.
+      const Stage& parent = stages_[k - 1];
+      const int64_t per = st.per_parent;
+#pragma omp parallel for schedule(static) if (N * d >= (1 << 15))
+      for (int64_t r = 0; r < N; ++r) {
+        const float* c = parent.cond_out.data() + (r / per) * per * d + (r % per) * d;
+        float* x = st.x.data() + r * d;
+        for (int64_t j = 0; j < d; ++j) x[j] += c[j];
+      }
+    }
+    // Segments: the whole window for the global stage, each parent unit for the others.
+    const int64_t seg = k == 0 ? n : st.per_parent;
+    st.offsets.resize(size_t(N / seg + 1));
+    for (size_t i = 0; i < st.offsets.size(); ++i) st.offsets[i] = int64_t(i) * seg;
+    st.stack.forward(W, st.x.data(), st.offsets.data(), N / seg, st.y.data(), precision);
+    last_flops_ += stack_flops(st.stack, st.offsets);
+    if (k + 1 < K) {
+      const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
+      grow(st.cond_out, N * width);
+      linear(st.y.data(), W + st.cond, st.cond_out.data(), N, d, width, false, precision);
+      last_flops_ += 6.0 * double(N) * double(d * width);
+    }
+  }
+  const int64_t N = B * T, d = stages_.back().d;
+  grow(logits_, N * V);
+  linear(stages_.back().y.data(), W + head_, logits_.data(), N, d, V, false, precision);
+  last_flops_ += 6.0 * double(N) * double(d * V);
+  patch_B_ = B;
+  patch_T_ = T;
+  patch_T_in_ = T_in;
+  const double total = score(N, padded.data(), V);
+  if (T != T_in) {
+    // Back to the caller's B × T_in rows (a padded forward is for scoring only).
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T_in; ++t) {
+        losses_[size_t(b * T_in + t)] = losses_[size_t(b * T + t)];
+        std::memmove(logits_.data() + (b * T_in + t) * V, logits_.data() + (b * T + t) * V, size_t(V) * sizeof(float));
+      }
+  }
+  return total;
+}
+
+void Model::backward_patch(float grad_scale) {
+  if (patch_T_ != patch_T_in_) throw Error("a padded patch forward is for scoring only");
+  const int64_t V = cfg_.vocab, N = patch_B_ * patch_T_;
+  const float* W = weights();
+  float* G = grads.data();
+  const size_t K = stages_.size();
+  Stage& last = stages_.back();
+  k::cross_entropy(logits_.data(), targets_.data(), N, V, grad_scale, nullptr);
+  grow(last.dy, N * last.d);
+  linear_backward_weight(logits_.data(), last.y.data(), G + head_, N, last.d, V, precision);
+  linear_backward_input(logits_.data(), W + head_, last.dy.data(), N, last.d, V, false, precision);
+  for (size_t k = K; k-- > 0;) {
+    Stage& st = stages_[k];
+    const int64_t Nk = st.rows, d = st.d;
+    grow(st.dx, Nk * d);
+    st.stack.backward(W, G, st.dy.data(), st.dx.data(), precision);
+    if (k > 0) {
+      // Each child's input gradient flows to its slice of the parent's conditioning output.
+      Stage& parent = stages_[k - 1];
+      const int64_t per = st.per_parent, width = per * d, Np = parent.rows;
+      grow(parent.dcond, Np * width), grow(parent.dy, Np * parent.d);
+      std::memcpy(parent.dcond.data(), st.dx.data(), size_t(Np * width) * sizeof(float));  // rows line up
+      linear_backward_weight(parent.dcond.data(), parent.y.data(), G + parent.cond, Np, parent.d, width, precision);
+      linear_backward_input(parent.dcond.data(), W + parent.cond, parent.dy.data(), Np, parent.d, width, false,
+                            precision);
+    }
+    if (k + 1 < K) {
+      const int64_t n = patch_T_ / st.unit;
+      for (int64_t b = 0; b < patch_B_; ++b) {
+        float* dx = st.dx.data() + b * n * d;
+        for (int64_t j = 0; j < d; ++j) G[st.start + size_t(j)] += dx[j];
+        std::fill(dx, dx + d, 0.0f);  // the start vector replaced the projection there
+      }
+      grow(st.dcond, Nk * st.unit * st.e);  // scratch: ∂loss/∂ the concatenated embeddings
+      linear_backward_weight(st.dx.data(), st.c.data(), G + st.proj, Nk, st.unit * st.e, d, precision);
+      linear_backward_input(st.dx.data(), W + st.proj, st.dcond.data(), Nk, st.unit * st.e, d, false, precision);
+      k::embedding_backward(st.tokens.data(), Nk * st.unit, st.dcond.data(), st.e, G + st.embed);
+    } else {
+      k::embedding_backward(st.tokens.data(), Nk, st.dx.data(), d, G + st.embed);
+    }
+  }
 }
 
 void Model::backward_flat(float grad_scale) {
@@ -371,6 +620,21 @@ const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
   if (cfg_.is_word()) throw Error("a word model generates through its word stream");
   const int64_t d = cfg_.d_model, V = cfg_.vocab;
   if (n < 1) throw Error("extend needs at least one token");
+  if (cfg_.is_patch()) {
+    if (cache.len + n > cfg_.ctx) throw Error("the generation window outgrew the model's context");
+    if (cache.len == 0) {
+      cache.tokens.clear();
+      cache.stages.resize(stages_.size());
+      cache.conds.resize(stages_.size());
+    }
+    const float* logits = nullptr;
+    for (int64_t i = 0; i < n; ++i) {
+      cache.tokens.push_back(tokens[i]);
+      logits = patch_step(cache);
+      cache.len++;
+    }
+    return logits;
+  }
   if (cache.capacity != cfg_.ctx) cache.reset(cfg_.n_layers, cfg_.ctx, d);
   const float* W = weights();
   grow(x_, n * d), grow(y_, n * d);
@@ -378,6 +642,46 @@ const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
   body_.extend(W, cache, x_.data(), n, y_.data(), precision);
   gen_logits_.resize(size_t(V));
   linear(y_.data() + (n - 1) * d, W + head_, gen_logits_.data(), 1, d, V, false, precision);
+  return gen_logits_.data();
+}
+
+// Window position t = cache.len: every coarse stage whose unit starts at t takes one step (a new
+// segment when its parent's unit starts there too), then the byte stage takes one.
+const float* Model::patch_step(KVCache& c) {
+  const int64_t t = c.len, V = cfg_.vocab;
+  const float* W = weights();
+  const size_t K = stages_.size();
+  std::vector<float>& x = x_;
+  std::vector<float>& y = y_;
+  for (size_t k = 0; k < K; ++k) {
+    Stage& st = stages_[k];
+    if (t % st.unit != 0) continue;
+    const int64_t j = t / st.unit, d = st.d;
+    grow(x, d), grow(y, d);
+    if (k == 0 ? t == 0 : t % stages_[k - 1].unit == 0)
+      c.stages[k].reset(st.stack.shape().layers, k == 0 ? cfg_.ctx / st.unit : st.per_parent, d);
+    if (k + 1 == K) {
+      k::embedding_forward(&c.tokens[size_t(t)], 1, W + st.embed, d, x.data());
+    } else if (j == 0) {
+      std::memcpy(x.data(), W + st.start, size_t(d) * sizeof(float));
+    } else {
+      std::vector<float> cat(size_t(st.unit * st.e));
+      k::embedding_forward(&c.tokens[size_t((j - 1) * st.unit + 1)], st.unit, W + st.embed, st.e, cat.data());
+      linear(cat.data(), W + st.proj, x.data(), 1, st.unit * st.e, d, false, precision);
+    }
+    if (k > 0) {
+      const float* cond = c.conds[k - 1].data() + (j % st.per_parent) * d;
+      for (int64_t i = 0; i < d; ++i) x[size_t(i)] += cond[i];
+    }
+    st.stack.extend(W, c.stages[k], x.data(), 1, y.data(), precision);
+    if (k + 1 < K) {
+      const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
+      c.conds[k].resize(size_t(width));
+      linear(y.data(), W + st.cond, c.conds[k].data(), 1, d, width, false, precision);
+    }
+  }
+  gen_logits_.resize(size_t(V));
+  linear(y.data(), W + head_, gen_logits_.data(), 1, stages_.back().d, V, false, precision);
   return gen_logits_.data();
 }
 

@@ -17,8 +17,9 @@ namespace bytes {
 inline constexpr int32_t BOS = 256, EOW = 257, VOCAB = 258;
 
 struct Config {
-  std::string arch = "flat";  // "flat" or "word"
-  // flat: the model; word: the backbone (ctx counts words there, bytes for flat).
+  std::string arch = "flat";  // "flat", "word" or "patch"
+  // flat: the model; word: the backbone (ctx counts words there, bytes otherwise); patch: the
+  // global (coarsest) stage.
   int64_t d_model = 384, n_layers = 6, n_heads = 6, ffn_hidden = 1024, ctx = 256;
   double rope_base = 10000.0, norm_eps = 1e-5;
   int64_t vocab = VOCAB;
@@ -27,15 +28,29 @@ struct Config {
   int64_t dec_d_model = 0, dec_layers = 0, dec_heads = 0, dec_ffn_hidden = 0;
   std::string word_rule = "whitespace";
   int64_t word_cap = 32;
+  // patch only: units per stage, coarsest first ("16x4": 64-byte patches of 16 four-byte ones,
+  // then bytes); each finer stage's sizes, coarsest first; the byte embedding width of each
+  // stage but the finest (whose embedding is its width).
+  std::string patch = "8";
+  std::vector<int64_t> inner_d_model, inner_layers, inner_heads, inner_ffn_hidden, stage_embed;
 
   // The SPEC's derived sizes: heads of 64, SwiGLU hidden 64·round(8d/3/64).
   static Config flat(int64_t d_model, int64_t n_layers, int64_t ctx);
   static Config word(int64_t d_model, int64_t n_layers, int64_t ctx, int64_t enc_d_model, int64_t enc_layers,
                      int64_t dec_d_model, int64_t dec_layers);
+  // A patch model: `patch` sizes, the global stage (d_model, n_layers) and every finer stage at
+  // inner_d / inner_layers.
+  static Config patch_model(const std::string& patch, int64_t d_model, int64_t n_layers, int64_t ctx, int64_t inner_d,
+                            int64_t inner_layers);
   nlohmann::ordered_json to_json() const;
   static Config from_json(const nlohmann::json& j);  // throws Error on missing or bad fields
   void validate() const;                             // throws Error
   bool is_word() const { return arch == "word"; }
+  bool is_patch() const { return arch == "patch"; }
+  // Patch: units of the next finer stage per unit of each stage, coarsest first (throws Error
+  // on a bad spec), and the bytes a unit of each stage holds (the last is 1, the bytes).
+  std::vector<int64_t> patch_sizes() const;
+  std::vector<int64_t> unit_bytes() const;
 };
 
 // SwiGLU hidden size for width d: 64·round(8d/3/64).
@@ -102,8 +117,9 @@ class Model {
   const float* losses() const { return losses_.data(); }
   Precision precision = Precision::f32;
 
-  // Flat generation: appends tokens [0, n) to the cache (window positions cache.len, …) and
-  // returns the logits that follow the last one (valid until the next call).
+  // Flat and patch generation: appends tokens [0, n) to the cache (window positions cache.len,
+  // …) and returns the logits that follow the last one (valid until the next call). The patch
+  // model runs each stage once per unit of that stage, over its own cache.
   const float* extend(KVCache& cache, const int32_t* tokens, int64_t n);
 
   // Word generation, in three steps. encode: a word's symbols → its backbone input (d_model).
@@ -126,6 +142,9 @@ class Model {
   double forward_flat(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
   void backward_flat(float grad_scale);
   void backward_word(float grad_scale);
+  const float* patch_step(KVCache& cache);
+  double forward_patch(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
+  void backward_patch(float grad_scale);
   double score(int64_t rows, const int32_t* targets, int64_t V);
   friend Model load_model(const std::string& path, bool map);
 
@@ -148,6 +167,21 @@ class Model {
   std::vector<int64_t> enc_offsets_, bb_offsets_, dec_offsets_, input_word_, cond_of_row_;
   std::vector<float> enc_x_, enc_y_, wv_, bb_x_, bb_y_, conds_, dwv_, dbb_, dcond_;
   std::vector<float> gen_logits_;
+
+  // patch: stage k (0 the global stage, the last the bytes) and its tensors; the finest stage's
+  // embedding is embed_ and its head head_.
+  struct Stage {
+    Stack stack;
+    int64_t d = 0, unit = 1, per_parent = 1;  // width, bytes a unit, units per parent unit
+    int64_t e = 0;                            // byte embedding width (coarse stages)
+    size_t embed = 0, start = 0, proj = 0, cond = 0;
+    int64_t rows = 0;                         // of the last forward
+    std::vector<int64_t> offsets;
+    std::vector<int32_t> tokens;              // the bytes each unit's input concatenates
+    std::vector<float> c, x, y, cond_out, dy, dx, dcond;
+  };
+  std::vector<Stage> stages_;
+  int64_t patch_T_ = 0, patch_B_ = 0, patch_T_in_ = 0;
 };
 
 // safetensors with the config in __metadata__ (bytes-model(5)).

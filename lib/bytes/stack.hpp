@@ -40,6 +40,11 @@ struct KVCache {
   int64_t capacity = 0;     // rows it can hold
   std::vector<float> k, v;  // layers × capacity × d; keys after RoPE
   std::vector<float> x, a, qkv, o, gu, s;
+  // A model of several stacks (the patch model): a cache per stage, the conditioning each
+  // coarse stage computed for its current unit, and the tokens of the window so far.
+  std::vector<KVCache> stages;
+  std::vector<std::vector<float>> conds;
+  std::vector<int32_t> tokens;
   void reset(int64_t layers, int64_t capacity, int64_t d);  // empties it, sized for capacity rows
 };
 
