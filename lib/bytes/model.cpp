@@ -311,10 +311,15 @@ void Model::init(uint64_t seed) {
 uint64_t Model::activation_bytes(int64_t B, int64_t T) const {
   const int64_t V = cfg_.vocab;
   if (cfg_.is_patch()) {
-    uint64_t floats = uint64_t(B * T) * uint64_t(2 * V + 1);
-    for (const auto& st : stages_) {
+    // Logits and losses of every byte; per stage its stack, input and output rows and their
+    // gradients, the concatenated embeddings (and their gradient) and the conditioning it
+    // hands down (and its gradient).
+    uint64_t floats = uint64_t(B * T) * uint64_t(V + 1);
+    for (size_t k = 0; k < stages_.size(); ++k) {
+      const Stage& st = stages_[k];
       const int64_t N = B * T / st.unit;
-      floats += st.stack.activation_floats(N) + uint64_t(N) * uint64_t(6 * st.d + 2 * st.unit * st.e + 2 * 4096);
+      const int64_t cond = k + 1 < stages_.size() ? stages_[k + 1].per_parent * stages_[k + 1].d : 0;
+      floats += st.stack.activation_floats(N) + uint64_t(N) * uint64_t(4 * st.d + 2 * st.unit * st.e + 2 * cond);
     }
     return 4 * floats;
   }
