@@ -20,6 +20,24 @@ expect_error_line() {
   grep -q "^$1: error: " err || { cat err >&2; fail "expected '$1: error: ...'"; }
 }
 same() { cmp -s "$1" "$2" || fail "$1 and $2 differ"; }
+# Trains with ARGS straight through, and again interrupted by SIGINT after a checkpoint and
+# resumed: the two models must be the same bytes.
+resume_exact() {
+  # shellcheck disable=SC2086
+  bytes-train -q $1 -o straight
+  # shellcheck disable=SC2086
+  bytes-train -q $1 -o cut --checkpoint-every 20 2>/dev/null &
+  local pid=$! code step
+  for _ in $(seq 1 400); do [ -s cut/state.bin ] && break; sleep 0.05; done
+  kill -INT $pid
+  wait $pid; code=$?
+  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130"
+  step=$(python3 -c 'import json; print([json.loads(l) for l in open("cut/metrics.jsonl")][-1]["step"])')
+  [ "$step" -lt 200 ] || fail "the run finished before the signal; nothing was tested"
+  bytes-train -q --resume -o cut
+  same straight/model.safetensors cut/model.safetensors
+}
+
 run_case() {
   declare -F "case_$1" >/dev/null || fail "no such case: $1"
   "case_$1"

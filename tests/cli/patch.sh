@@ -50,20 +50,7 @@ PY
 
 case_resume-exact() {
   dataset
-  args="$tiny -d d.bds --steps 200 --val-every 100 --log-every 1"
-  # shellcheck disable=SC2086
-  bytes-train -q $args -o straight
-  # shellcheck disable=SC2086
-  bytes-train -q $args -o cut --checkpoint-every 20 2>/dev/null &
-  pid=$!
-  for _ in $(seq 1 400); do [ -s cut/state.bin ] && break; sleep 0.05; done
-  kill -INT $pid
-  wait $pid; code=$?
-  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130"
-  step=$(python3 -c 'import json; print([json.loads(l) for l in open("cut/metrics.jsonl")][-1]["step"])')
-  [ "$step" -lt 200 ] || fail "the run finished before the signal; nothing was tested"
-  bytes-train -q --resume -o cut
-  same straight/model.safetensors cut/model.safetensors
+  resume_exact "$tiny -d d.bds --steps 200 --val-every 100 --log-every 1"
 }
 
 case_usage-errors() {
