@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     uint64_t limit = max_bytes.empty() ? UINT64_MAX : cli::parse_size(max_bytes);
     Model model = load_model(model_path);
     Scorer scorer{model, stride, 16};
-    const int64_t used_stride = stride > 0 ? std::min(stride, model.config().ctx) : std::max<int64_t>(1, model.config().ctx / 2);
+    const int64_t used_stride = window_stride(model.config(), stride);
 
     if (conditional) {
       LineReader lines(input);  // scored as they arrive: a pipe of pairs need not end first

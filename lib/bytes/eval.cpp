@@ -33,10 +33,11 @@ std::vector<Window> windows(int64_t n, int64_t ctx, int64_t step, bool anchor_en
 
 }  // namespace
 
-int64_t Scorer::step() const {
-  const int64_t ctx = model.config().ctx;
-  return stride > 0 ? std::min(stride, ctx) : std::max<int64_t>(1, ctx / 2);
+int64_t window_stride(const Config& config, int64_t stride) {
+  return stride > 0 ? std::min(stride, config.ctx) : std::max<int64_t>(1, config.ctx / 2);
 }
+
+int64_t Scorer::step() const { return window_stride(model.config(), stride); }
 
 std::vector<double> Scorer::bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top) {
   if (model.config().is_word()) return word_bits(doc, n, top);

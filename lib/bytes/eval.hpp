@@ -10,6 +10,10 @@
 
 namespace bytes {
 
+// The window stride a requested stride gives (0: ctx/2; at most ctx): in tokens, or words for a
+// word model. bytes-eval and generation slide their windows by it.
+int64_t window_stride(const Config& config, int64_t stride);
+
 struct Scorer {
   Model& model;
   int64_t stride = 0;  // 0: ctx/2

@@ -7,6 +7,7 @@
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
+#include "bytes/eval.hpp"
 #include "bytes/words.hpp"
 
 namespace bytes {
@@ -18,7 +19,7 @@ class FlatStream final : public SymbolStream {
   FlatStream(Model& model, int64_t stride)
       : model_(model),
         ctx_(model.config().ctx),
-        stride_(stride > 0 ? std::min(stride, ctx_) : std::max<int64_t>(1, ctx_ / 2)) {}
+        stride_(window_stride(model.config(), stride)) {}
 
   const float* start(const uint8_t* prompt, size_t n) override {
     window_.assign(1, BOS);
@@ -65,7 +66,7 @@ class WordStream final : public SymbolStream {
       : model_(model),
         split_(parse_word_rule(model.config().word_rule), size_t(model.config().word_cap)),
         ctx_(model.config().ctx),
-        stride_(stride > 0 ? std::min(stride, ctx_) : std::max<int64_t>(1, ctx_ / 2)),
+        stride_(window_stride(model.config(), stride)),
         D_(model.config().d_model) {
     cond_.resize(size_t(model.config().dec_d_model));
   }

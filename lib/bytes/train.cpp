@@ -90,7 +90,6 @@ void Sampler::cut_words(const Config& c) {
     }
     if (split.starts_word(memory_[i])) items_.push_back(i * 2);
   }
-  symbols_.assign(memory_.begin(), memory_.end());
 }
 
 double Sampler::bytes_per_word() const {
@@ -104,6 +103,7 @@ void Sampler::word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, c
   out.clear();
   const size_t n = items_.size();
   const int32_t bos = BOS;
+  std::vector<int32_t> word;
   for (int64_t b = 0; b < B; ++b) {
     uint64_t key[3] = {seed, step, uint64_t(b)};
     const size_t first = XXH3_64bits(key, sizeof key) % n;
@@ -117,7 +117,8 @@ void Sampler::word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, c
       // every word, a document's last too: the BOS word after it ends the document, as
       // generation ends one (bytes-eval leaves that EOW out with the boundary).
       const uint64_t start = items_[j] / 2, end = j + 1 < n ? items_[j + 1] / 2 : bytes_;
-      out.add_word(symbols_.data() + start, int64_t(end - start), true, q > 0);
+      word.assign(memory_.begin() + long(start), memory_.begin() + long(end));
+      out.add_word(word.data(), int64_t(word.size()), true, q > 0);
     }
     out.end_row();
   }

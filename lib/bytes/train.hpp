@@ -39,7 +39,6 @@ class Sampler {
   std::vector<uint8_t> memory_;   // the whole split, when it fits
   // Word model: each item is a word's offset · 2, or a document's offset · 2 + 1 for its BOS word.
   std::vector<uint64_t> items_;
-  std::vector<int32_t> symbols_;
 };
 
 struct TrainOptions {

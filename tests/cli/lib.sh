@@ -20,6 +20,15 @@ expect_error_line() {
   grep -q "^$1: error: " err || { cat err >&2; fail "expected '$1: error: ...'"; }
 }
 same() { cmp -s "$1" "$2" || fail "$1 and $2 differ"; }
+# d.bds: 2700 lines of tinyshakespeare to train on, the next 300 as the val split (and the texts:
+# text.txt, train.txt, val.txt).
+dataset() {
+  head -n 3000 "$BYTES_SHARED/data/tinyshakespeare.txt" >text.txt
+  head -n 2700 text.txt >train.txt
+  tail -n 300 text.txt >val.txt
+  bytes-prep -q --train-input train.txt --val-input val.txt -o d.bds
+}
+
 # Trains with ARGS straight through, and again interrupted by SIGINT after a checkpoint and
 # resumed: the two models must be the same bytes.
 resume_exact() {

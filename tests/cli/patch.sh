@@ -4,13 +4,6 @@
 
 tiny="--arch patch --patch 4x2 --d-model 64 --layers 1 --inner-d-model 64 --inner-layers 1 --ctx 64 --batch 4
       --val-bytes 2K --val-every 10 --log-every 5"
-dataset() {
-  head -n 3000 "$BYTES_SHARED/data/tinyshakespeare.txt" >text.txt
-  head -n 2700 text.txt >train.txt
-  tail -n 300 text.txt >val.txt
-  bytes-prep -q --train-input train.txt --val-input val.txt -o d.bds
-}
-
 case_train-eval-gen() {
   dataset
   # shellcheck disable=SC2086

@@ -3,13 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 
 tiny="--d-model 64 --layers 1 --ctx 32 --batch 4 --val-bytes 2K --val-every 10 --log-every 5"
-dataset() {
-  head -n 3000 "$BYTES_SHARED/data/tinyshakespeare.txt" >text.txt
-  head -n 2700 text.txt >train.txt
-  tail -n 300 text.txt >val.txt
-  bytes-prep -q --train-input train.txt --val-input val.txt -o d.bds
-}
-
 case_help() {
   expect_exit 0 bytes-train --help
   grep -q -- '--resume' out && grep -q 'bytes-train(1)' out || fail "help lacks --resume or the man page"
