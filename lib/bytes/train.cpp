@@ -142,6 +142,7 @@ nlohmann::ordered_json TrainReport::json() const {
   j["lr"] = lr;
   j["bytes_per_s"] = std::round(bytes_per_s);
   j["ms_per_step"] = std::round(ms_per_step * 10) / 10;
+  j["model_gflop_s"] = std::round(model_flops_per_s / 1e8) / 10;
   j["seconds"] = std::round(seconds * 100) / 100;
   return j;
 }
@@ -358,6 +359,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   double window_seconds = 0;
   int64_t window_steps = 0;
   uint64_t window_bytes = 0;
+  double window_flops = 0;
   while (true) {
     bool done = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds);
     if (done) break;
@@ -365,17 +367,20 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     std::fill(model.grads.begin(), model.grads.end(), 0.0f);
     double loss = 0;
     uint64_t step_bytes = 0;
+    double step_flops = 0;
     for (int64_t a = 0; a < o.accum; ++a) {
       const uint64_t micro = uint64_t(st.step * o.accum + a);
       if (cfg.is_word()) {
         sampler.word_batch(o.seed, micro, B, T, cfg, words);
         loss += model.forward(words);
+        step_flops += model.last_flops();
         step_bytes += words.scored_bytes();
         // The mean loss per symbol, as the flat model's per token.
         model.backward(1.0f / float(std::max<int64_t>(1, words.dec_rows) * o.accum));
       } else {
         sampler.batch(o.seed, micro, B, T, x.data(), y.data());
         loss += model.forward(x.data(), y.data(), B, T);
+        step_flops += model.last_flops();
         step_bytes += uint64_t(B * T);
         model.backward(1.0f / float(B * T * o.accum));
       }
@@ -413,6 +418,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     window_seconds += dt;
     window_steps++;
     window_bytes += step_bytes;
+    window_flops += step_flops;
 
     // A time budget alone: the schedule's length is the steps done plus those the remaining time
     // allows at the speed measured so far (the first step, slow with primitive creation, left
@@ -433,6 +439,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     rep.total_steps = st.total_steps;
     rep.ms_per_step = 1000 * window_seconds / double(window_steps);
     rep.bytes_per_s = double(window_bytes) / window_seconds;
+    rep.model_flops_per_s = window_flops / window_seconds;
     rep.val_bpb = -1;
     bool last = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
                 cli::interrupted();
@@ -445,6 +452,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
       window_seconds = 0;
       window_steps = 0;
       window_bytes = 0;
+      window_flops = 0;
     }
     if ((o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) || last) checkpoint();
     if (cli::interrupted()) throw cli::Interrupted();

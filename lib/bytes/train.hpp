@@ -62,6 +62,9 @@ struct TrainReport {
   int64_t step = 0;
   uint64_t bytes = 0;
   double seconds = 0, train_bpb = 0, val_bpb = -1, lr = 0, bytes_per_s = 0, ms_per_step = 0;
+  // Model FLOPs (forward and backward: weights and attention, bytes-model(5)) per second of the
+  // steps since the last log, the figure bytes-bench sets against the matrix-multiply peak.
+  double model_flops_per_s = 0;
   int64_t total_steps = 0;  // the schedule's length (0 while a time budget is still being measured)
   nlohmann::ordered_json json() const;
   std::string line() const;  // the fixed, greppable log line

@@ -1,0 +1,82 @@
+// bytes-bench: this machine's ceilings (matrix-multiply peak at the models' shapes, memory copy
+// bandwidth) and our kernels and programs measured against them, llama-bench's way: a few
+// standard tests, a warm-up, repetitions, mean ± standard deviation, rows as markdown, CSV or
+// JSON lines. The programs' own code runs (train(), generate(), prep::prepare, Perturber), so a
+// figure here is the figure the program reports.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bytes/model.hpp"
+
+namespace bytes::bench {
+
+// The tests, in the order they run (a test that needs a ceiling runs after it).
+inline const std::vector<std::string>& test_names() {
+  static const std::vector<std::string> names = {"matmul", "bandwidth", "attention", "norm", "train",
+                                                 "pp",     "tg",        "prep",      "perturb"};
+  return names;
+}
+
+struct Options {
+  std::vector<std::string> tests = test_names();
+  std::vector<std::string> archs = {"flat", "word", "patch"};
+  std::vector<Precision> precisions = {Precision::f32, Precision::bf16};  // bf16 only where native
+  int repetitions = 5, warmup = 1;
+  double min_seconds = 0.05;  // a kernel's repetition runs it this long at least (repeating it)
+  // The flat model (training, generation, and the matmul shapes: batch · ctx rows); the word
+  // and patch models take d_model with layers − 2 (at least 1), ctx/4 words or 4 · ctx bytes,
+  // and inner_d for their encoder, decoder or inner stages.
+  int64_t d_model = 384, layers = 6, ctx = 256, batch = 16, inner_d = 256;
+  std::string patch = "8";
+  std::vector<int64_t> attention_ctx = {256, 1024, 4096};
+  int64_t prompt_bytes = 256, gen_bytes = 128;  // pp and tg sizes
+  uint64_t text_bytes = 4 << 20;                // synthetic text for train, prep and perturb
+  std::string text;                             // a text file instead of synthetic text
+  std::string noise = "typo:0.05";              // perturb's noise chain (comma separated)
+  uint64_t seed = 1;
+};
+
+struct Machine {
+  std::string cpu, isa, f32_impl, bf16_impl, version, dnnl_version;
+  bool bf16_native = false;
+  int threads = 1;
+  uint64_t llc_bytes = 0;  // the last cache level, 0 if unknown
+  nlohmann::ordered_json json() const;
+};
+Machine machine();
+
+// One row: a measurement's samples (one per repetition) and, where there is one, the ceiling
+// it is set against.
+struct Row {
+  std::string test, size, precision, unit;
+  std::vector<double> samples;
+  double mean = 0, sd = 0;
+  std::string ceiling;  // e.g. "peak f32", "bandwidth limit"
+  double fraction = -1;  // mean / ceiling value; −1: none
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // params, flops per byte, …
+  void set(std::vector<double> values);  // samples, mean and sample standard deviation
+};
+
+// Runs the selected tests, handing each row to out as it is measured.
+void run(const Options& options, const std::function<void(const Row&)>& out);
+
+// Output: markdown (a header of the machine, then a table that grows a row at a time), CSV
+// (a header line, then rows) and JSON lines (one object per row, the machine in each).
+enum class Format { md, csv, json };
+Format parse_format(const std::string& name);  // throws UsageError
+std::string header(Format f, const Machine& m);
+std::string format_row(Format f, const Machine& m, const Row& r);
+
+// Text that looks like English prose to a word splitter (Zipf-distributed words of 1–12
+// letters, punctuation, line breaks), the same for the same seed.
+std::string synthetic_text(uint64_t bytes, uint64_t seed);
+
+// FLOPs of attention over segments of these lengths (Q·Kᵀ and P·V, causal: the pairs a row
+// sees), forward; the backward is 2.5 times that (FlashAttention's count).
+double attention_flops(const std::vector<int64_t>& lengths, int64_t heads, int64_t head_dim, bool causal);
+
+}  // namespace bytes::bench
