@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     for (const auto& p : precisions) o.precisions.push_back(p == "bf16" ? Precision::bf16 : Precision::f32);
     set_threads(cli::thread_count(common));
     const auto format = bench::parse_format(common.json ? "json" : output);
+    bench::validate(o);
     const bench::Machine machine = bench::machine();
     write_stdout(bench::header(format, machine));
     flush_stdout();

@@ -119,6 +119,17 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
   return v;
 }
 
+std::vector<NoiseSpec> noise_chain(const std::string& spec) {
+  std::vector<NoiseSpec> chain;
+  for (size_t start = 0; start <= spec.size();) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string::npos) comma = spec.size();
+    chain.push_back(parse_noise(spec.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return chain;
+}
+
 // The models the train, pp and tg tests run (see Options).
 Config model_config(const Options& o, const std::string& arch) {
   const int64_t inner_layers = std::max<int64_t>(1, o.layers - 2);
@@ -429,14 +440,7 @@ class Runner {
   }
 
   void perturb() {
-    std::vector<NoiseSpec> chain;
-    std::string spec = o_.noise;
-    for (size_t start = 0; start <= spec.size();) {
-      size_t comma = spec.find(',', start);
-      if (comma == std::string::npos) comma = spec.size();
-      chain.push_back(parse_noise(spec.substr(start, comma - start)));
-      start = comma + 1;
-    }
+    const std::vector<NoiseSpec> chain = noise_chain(o_.noise);
     const std::string& txt = text();
     const double mb = double(txt.size()) / 1e6;
     std::string out;
@@ -584,17 +588,26 @@ nlohmann::ordered_json Machine::json() const {
           {"onednn_version", dnnl_version}};
 }
 
-void run(const Options& options, const std::function<void(const Row&)>& out) {
+void validate(const Options& options) {
   for (const auto& t : options.tests)
     if (std::find(test_names().begin(), test_names().end(), t) == test_names().end())
       throw UsageError("unknown test '" + t + "' (see --list)");
-  for (const auto& a : options.archs) {  // refuse a bad size before any work
+  for (const auto& a : options.archs) {
     try {
       model_config(options, a);
     } catch (const Error& e) {
-      throw UsageError(std::string("--arch ") + a + ": " + e.what());
+      throw UsageError("the " + a + " model: " + e.what());
     }
   }
+  noise_chain(options.noise);
+  if (!options.text.empty()) {
+    std::ifstream in(options.text, std::ios::binary);
+    if (!in) throw_errno("cannot open", options.text);
+  }
+}
+
+void run(const Options& options, const std::function<void(const Row&)>& out) {
+  validate(options);
   Runner(options, out).run();
 }
 

@@ -61,6 +61,10 @@ struct Row {
   void set(std::vector<double> values);  // samples, mean and sample standard deviation
 };
 
+// Refuses unknown tests, model sizes an architecture cannot take, a bad noise chain (UsageError)
+// and an unreadable text file (Error), before anything is measured.
+void validate(const Options& options);
+
 // Runs the selected tests, handing each row to out as it is measured.
 void run(const Options& options, const std::function<void(const Row&)>& out);
 

@@ -260,12 +260,15 @@ case_completion_bash() {
     . '$BYTES_SOURCE/completions/bash/bytes-perturb'
     tc _bytes_perturb bytes-perturb --noise hom | grep -qx homoglyph || exit 10
     tc _bytes_perturb bytes-perturb --unit '' | grep -qx byte || exit 11
+    . '$BYTES_SOURCE/completions/bash/bytes-bench'
+    tc _bytes_bench bytes-bench -t matmul,tr | grep -qx matmul,train || exit 13
+    tc _bytes_bench bytes-bench -o '' | grep -qx csv || exit 14
   " || fail "bash completion check $?"
 }
 
 case_man_pages() {
   mandir="$(dirname "$BYTES_BIN")/man"
-  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-gen.1 bytes-perturb.1 bytes-dataset.5 bytes-model.5; do
+  for page in bytes.7 bytes-prep.1 bytes-train.1 bytes-eval.1 bytes-gen.1 bytes-perturb.1 bytes-bench.1 bytes-dataset.5 bytes-model.5; do
     [ -f "$mandir/$page" ] || fail "$page was not built"
     MANWIDTH=80 man -l "$mandir/$page" 2>err >text || fail "man cannot render $page"
     grep -q NAME text || fail "$page has no NAME section"
