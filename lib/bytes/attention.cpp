@@ -80,15 +80,23 @@ void tile_gemm(int64_t M, int64_t N, int64_t K,
   }
 }
 
-// Scratch of one thread: 64-row tiles, zero-padded past a segment's end.
+// Scratch of one thread: 64-row tiles, zero-padded past a segment's end. Each thread of the pool
+// keeps its own between calls (grown to the longest segment seen), so a step allocates nothing.
 struct Scratch {
   std::vector<float> q, k, kt, v, vt, s, pt, acc, dout, dq, dk, dv, m, l, dsum;
-  Scratch(int64_t T, int64_t hd)
-      : q(size_t(tile * hd)), k(size_t(tile * hd)), kt(size_t(hd * tile)), v(size_t(tile * hd)),
-        vt(size_t(hd * tile)), s(size_t(tile * tile)), pt(size_t(tile * tile)), acc(size_t(tile * hd)),
-        dout(size_t(tile * hd)), dq(size_t(tile * hd)), dk(size_t((T + tile) * hd)), dv(size_t((T + tile) * hd)),
-        m(tile), l(tile), dsum(tile) {}
 };
+Scratch& scratch(int64_t T, int64_t hd) {
+  thread_local Scratch w;
+  auto fit = [](std::vector<float>& v, int64_t n) {
+    if (v.size() != size_t(n)) v.assign(size_t(n), 0.0f);
+  };
+  for (auto* v : {&w.q, &w.k, &w.v, &w.acc, &w.dout, &w.dq}) fit(*v, tile * hd);
+  for (auto* v : {&w.kt, &w.vt}) fit(*v, hd * tile);
+  for (auto* v : {&w.s, &w.pt}) fit(*v, tile * tile);
+  for (auto* v : {&w.m, &w.l, &w.dsum}) fit(*v, tile);
+  if (w.dk.size() < size_t((T + tile) * hd)) w.dk.resize(size_t((T + tile) * hd)), w.dv.resize(size_t((T + tile) * hd));
+  return w;
+}
 
 // Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
 // scaled, zero-padded.
@@ -138,7 +146,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
   const float scale = 1.0f / std::sqrt(float(hd));
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
-    Scratch w(T_max, hd);
+    Scratch& w = scratch(T_max, hd);
 #pragma omp for collapse(2) schedule(dynamic, 4)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
@@ -187,7 +195,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
   const float scale = 1.0f / std::sqrt(float(hd));
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
-    Scratch w(T_max, hd);
+    Scratch& w = scratch(T_max, hd);
 #pragma omp for collapse(2) schedule(dynamic, 4)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {

@@ -77,29 +77,51 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
     for (int64_t j = 0; j < d; ++j) dw[j] += partial[size_t(t * d + j)];
 }
 
+namespace {
+// cos and sin of every (position, pair) angle up to the longest position seen, kept between calls
+// (a training step would otherwise recompute them in each layer, forward and backward).
+struct RopeTable {
+  float base = 0;
+  int64_t hd = 0, positions = 0;
+  std::vector<float> cs, sn;
+  void fit(float b, int64_t d, int64_t need) {
+    if (b != base || d != hd) base = b, hd = d, positions = 0, cs.clear(), sn.clear();
+    if (need <= positions) return;
+    const int64_t half = d / 2, grown = std::max(need, 2 * positions);
+    cs.resize(size_t(grown * half)), sn.resize(size_t(grown * half));
+    for (int64_t p = positions; p < grown; ++p)
+      for (int64_t j = 0; j < half; ++j) {
+        double angle = double(p) * std::pow(double(b), -2.0 * double(j) / double(d));
+        cs[size_t(p * half + j)] = float(std::cos(angle));
+        sn[size_t(p * half + j)] = float(std::sin(angle));
+      }
+    positions = grown;
+  }
+};
+}  // namespace
+
 void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n_heads, int64_t hd, float base,
           bool inverse, int64_t pos0) {
   const int64_t half = hd / 2;
   int64_t T = 0;
   for (int64_t s = 0; s < S; ++s) T = std::max(T, offsets[s + 1] - offsets[s]);
-  std::vector<float> cs(size_t(T * half)), sn(size_t(T * half));
-  for (int64_t p = 0; p < T; ++p)
-    for (int64_t j = 0; j < half; ++j) {
-      double angle = double(pos0 + p) * std::pow(double(base), -2.0 * double(j) / double(hd));
-      cs[size_t(p * half + j)] = float(std::cos(angle));
-      sn[size_t(p * half + j)] = float(inverse ? -std::sin(angle) : std::sin(angle));
-    }
+  thread_local RopeTable table;
+  table.fit(base, hd, pos0 + T);
+  const float sign = inverse ? -1.0f : 1.0f;
+  // The worker threads read this thread's table.
+  const float *cos_table = table.cs.data(), *sin_table = table.sn.data();
 #pragma omp parallel for schedule(static) if ((offsets[S] - offsets[0]) * stride >= min_parallel)
   for (int64_t s = 0; s < S; ++s)
     for (int64_t r = offsets[s]; r < offsets[s + 1]; ++r) {
-      const float *c = cs.data() + (r - offsets[s]) * half, *sv = sn.data() + (r - offsets[s]) * half;
+      const int64_t p = pos0 + r - offsets[s];
+      const float *c = cos_table + p * half, *sv = sin_table + p * half;
       for (int64_t h = 0; h < n_heads; ++h) {
         float* v = x + r * stride + h * hd;
 #pragma omp simd
         for (int64_t j = 0; j < half; ++j) {
-          float a = v[j], b = v[j + half];
-          v[j] = a * c[j] - b * sv[j];
-          v[j + half] = b * c[j] + a * sv[j];
+          float a = v[j], b = v[j + half], sj = sign * sv[j];
+          v[j] = a * c[j] - b * sj;
+          v[j + half] = b * c[j] + a * sj;
         }
       }
     }

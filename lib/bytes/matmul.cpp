@@ -1,5 +1,6 @@
 #include "bytes/matmul.hpp"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <dnnl.hpp>
@@ -70,6 +71,45 @@ Cached& lookup(const Key& key) {
   return it->second;
 }
 
+// One row times wᵀ (generation's products): every weight is read once, so the product is bound by
+// memory bandwidth, and oneDNN's blocked kernels (made for many rows) leave much of it unused.
+// Each output is one dot product over a contiguous row of w, the rows split among threads: the
+// result does not depend on the thread count.
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float total = _mm_cvtss_f32(h);
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+float dot_plain(const float* a, const float* b, int64_t n) {
+  float total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t i = 0; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+void gemv(const float* x, const float* w, float* y, int64_t out, int64_t in, bool accumulate) {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#pragma omp parallel for schedule(static) if (out * in >= (1 << 16))
+  for (int64_t o = 0; o < out; ++o) {
+    const float d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
+    y[o] = accumulate ? y[o] + d : d;
+  }
+}
+
 }  // namespace
 
 void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
@@ -80,6 +120,7 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
     return;
   }
   if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
+  if (g.m == 1 && !g.trans_a && g.trans_b && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
   Cached& cached = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
   cached.a.set_data_handle(const_cast<float*>(a));
   cached.b.set_data_handle(const_cast<float*>(b));
