@@ -140,6 +140,33 @@ Model sharp_patch_model(const char* spec, int64_t ctx) {
   return m;
 }
 
+// A prompt on an empty cache runs as one block per stage; the steps after it must continue from
+// exactly the state that one step a position would have left (every stage, every cache).
+TEST_CASE("patch model: a prompt in one block leaves the state of one step a position") {
+  for (const char* spec : {"4", "4x2", "2x2x2"}) {
+    Model m = sharp_patch_model(spec, 32);
+    std::mt19937_64 rng(5);
+    std::vector<int32_t> tokens{BOS};
+    for (int i = 1; i < 32; ++i) tokens.push_back(int32_t(rng() % 256));
+    KVCache steps;
+    std::vector<std::vector<float>> stepped;
+    for (int t = 0; t < 32; ++t) {
+      const float* z = m.extend(steps, &tokens[size_t(t)], 1);
+      stepped.emplace_back(z, z + VOCAB);
+    }
+    for (int n : {2, 3, 4, 5, 8, 9, 15, 16, 17, 31}) {
+      INFO(spec << ", a prompt of " << n);
+      KVCache block;
+      const float* z = m.extend(block, tokens.data(), n);
+      CHECK(max_diff(z, stepped[size_t(n - 1)].data(), VOCAB) < 1e-4);
+      for (int t = n; t < 32; ++t) {
+        z = m.extend(block, &tokens[size_t(t)], 1);
+        CHECK(max_diff(z, stepped[size_t(t)].data(), VOCAB) < 1e-4);
+      }
+    }
+  }
+}
+
 TEST_CASE("the stream predicts every byte from bytes-eval's window, flat or patch") {
   for (const char* arch : {"flat", "4", "4x2"})
   for (int64_t stride : {0, 5, 16}) {

@@ -375,7 +375,11 @@ class Runner {
     model.precision = p;
     auto stream = open_stream(model);
     const std::string& txt = text();
-    std::string prompt = txt.substr(0, size_t(std::min<int64_t>(o_.prompt_bytes, int64_t(txt.size()))));
+    // A prompt longer than the window would be cut to its last window by the stream: pp would
+    // count bytes it never processed. Flat and patch prompts stop at ctx − 1 bytes (BOS first).
+    int64_t prompt_bytes = std::min<int64_t>(o_.prompt_bytes, int64_t(txt.size()));
+    if (!c.is_word()) prompt_bytes = std::min(prompt_bytes, c.ctx - 1);
+    std::string prompt = txt.substr(0, size_t(prompt_bytes));
     GenerateOptions g;
     g.max_bytes = o_.gen_bytes;
     g.ignore_end = true;
@@ -650,7 +654,8 @@ std::string format_row(Format f, const Machine& m, const Row& r) {
     against = fixed(r.extra["model_gflop_s"].get<double>(), 1) + " model GFLOP/s";
   if (r.fraction >= 0) against += (against.empty() ? "" : " = ") + percent(r.fraction) + " of " + r.ceiling;
   if (r.extra.contains("limit_bytes_per_s"))
-    against += " (" + fixed(r.extra["limit_bytes_per_s"].get<double>(), 0) + " B/s)";
+    against += " (" + fixed(r.extra["limit_bytes_per_s"].get<double>(), 0) + " B/s" +
+               (r.extra["weights_exceed_llc"].get<bool>() ? "" : "; the weights fit in the last-level cache") + ")";
   if (r.extra.contains("zstd3_mb_s"))
     against += ", " + fixed(r.mean / r.extra["zstd3_mb_s"].get<double>(), 2) + "× zstd -3";
   return "| " + r.test + " | " + r.size + " | " + r.precision + " | " + fixed(r.mean, dec) + " ± " + fixed(r.sd, dec) +

@@ -632,6 +632,12 @@ const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
       cache.stages.resize(stages_.size());
       cache.conds.resize(stages_.size());
     }
+    // A prompt on an empty cache runs as one block per stage; after that, one position a step.
+    if (cache.len == 0 && n > 1) {
+      cache.tokens.assign(tokens, tokens + n);
+      cache.len = n;
+      return patch_prefill(cache);
+    }
     const float* logits = nullptr;
     for (int64_t i = 0; i < n; ++i) {
       cache.tokens.push_back(tokens[i]);
@@ -652,41 +658,78 @@ const float* Model::extend(KVCache& cache, const int32_t* tokens, int64_t n) {
 
 // Window position t = cache.len: every coarse stage whose unit starts at t takes one step (a new
 // segment when its parent's unit starts there too), then the byte stage takes one.
+// The input row of unit j of stage k, as the training forward builds it: the byte stage embeds
+// its byte; a coarse stage projects the concatenated bytes of the unit before (a learned start
+// for unit 0); a finer stage adds its parent unit's conditioning for this unit's place.
+void Model::patch_input(const KVCache& c, size_t k, int64_t j, float* x) {
+  const Stage& st = stages_[k];
+  const float* W = weights();
+  const int64_t d = st.d;
+  if (k + 1 == stages_.size()) {
+    k::embedding_forward(&c.tokens[size_t(j)], 1, W + st.embed, d, x);
+  } else if (j == 0) {
+    std::memcpy(x, W + st.start, size_t(d) * sizeof(float));
+  } else {
+    grow(gen_cat_, st.unit * st.e);
+    k::embedding_forward(&c.tokens[size_t((j - 1) * st.unit + 1)], st.unit, W + st.embed, st.e, gen_cat_.data());
+    linear(gen_cat_.data(), W + st.proj, x, 1, st.unit * st.e, d, false, precision);
+  }
+  if (k > 0) {
+    const float* cond = c.conds[k - 1].data() + (j % st.per_parent) * d;
+    for (int64_t i = 0; i < d; ++i) x[i] += cond[i];
+  }
+}
+
+// The conditioning stage k hands its children, from its output row y.
+void Model::patch_cond(KVCache& c, size_t k, const float* y) {
+  const Stage& st = stages_[k];
+  const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
+  c.conds[k].resize(size_t(width));
+  linear(y, weights() + st.cond, c.conds[k].data(), 1, st.d, width, false, precision);
+}
+
+// Position c.len: each stage whose unit starts here runs one step.
 const float* Model::patch_step(KVCache& c) {
-  const int64_t t = c.len, V = cfg_.vocab;
+  const int64_t t = c.len;
   const float* W = weights();
   const size_t K = stages_.size();
-  std::vector<float>& x = x_;
-  std::vector<float>& y = y_;
   for (size_t k = 0; k < K; ++k) {
     Stage& st = stages_[k];
     if (t % st.unit != 0) continue;
-    const int64_t j = t / st.unit, d = st.d;
-    grow(x, d), grow(y, d);
+    const int64_t d = st.d;
+    grow(x_, d), grow(y_, d);
     if (k == 0 ? t == 0 : t % stages_[k - 1].unit == 0)
       c.stages[k].reset(st.stack.shape().layers, k == 0 ? cfg_.ctx / st.unit : st.per_parent, d);
-    if (k + 1 == K) {
-      k::embedding_forward(&c.tokens[size_t(t)], 1, W + st.embed, d, x.data());
-    } else if (j == 0) {
-      std::memcpy(x.data(), W + st.start, size_t(d) * sizeof(float));
-    } else {
-      std::vector<float> cat(size_t(st.unit * st.e));
-      k::embedding_forward(&c.tokens[size_t((j - 1) * st.unit + 1)], st.unit, W + st.embed, st.e, cat.data());
-      linear(cat.data(), W + st.proj, x.data(), 1, st.unit * st.e, d, false, precision);
-    }
-    if (k > 0) {
-      const float* cond = c.conds[k - 1].data() + (j % st.per_parent) * d;
-      for (int64_t i = 0; i < d; ++i) x[size_t(i)] += cond[i];
-    }
-    st.stack.extend(W, c.stages[k], x.data(), 1, y.data(), precision);
-    if (k + 1 < K) {
-      const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
-      c.conds[k].resize(size_t(width));
-      linear(y.data(), W + st.cond, c.conds[k].data(), 1, d, width, false, precision);
-    }
+    patch_input(c, k, t / st.unit, x_.data());
+    st.stack.extend(W, c.stages[k], x_.data(), 1, y_.data(), precision);
+    if (k + 1 < K) patch_cond(c, k, y_.data());
   }
-  gen_logits_.resize(size_t(V));
-  linear(y.data(), W + head_, gen_logits_.data(), 1, stages_.back().d, V, false, precision);
+  gen_logits_.resize(size_t(cfg_.vocab));
+  linear(y_.data(), W + head_, gen_logits_.data(), 1, stages_.back().d, cfg_.vocab, false, precision);
+  return gen_logits_.data();
+}
+
+// The state c.len steps leave, in one block per stage: the global stage over every unit so far,
+// each finer stage over the units of its current parent unit (all its cache holds).
+const float* Model::patch_prefill(KVCache& c) {
+  const int64_t n = c.len;
+  const float* W = weights();
+  const size_t K = stages_.size();
+  int64_t rows = 0;
+  for (size_t k = 0; k < K; ++k) {
+    Stage& st = stages_[k];
+    const int64_t d = st.d, last = (n - 1) / st.unit;
+    const int64_t first = k == 0 ? 0 : last / st.per_parent * st.per_parent;
+    rows = last - first + 1;
+    c.stages[k].reset(st.stack.shape().layers, k == 0 ? cfg_.ctx / st.unit : st.per_parent, d);
+    grow(x_, rows * d), grow(y_, rows * d);
+    for (int64_t j = first; j <= last; ++j) patch_input(c, k, j, x_.data() + (j - first) * d);
+    st.stack.extend(W, c.stages[k], x_.data(), rows, y_.data(), precision);
+    if (k + 1 < K) patch_cond(c, k, y_.data() + (rows - 1) * d);
+  }
+  const int64_t d = stages_.back().d;
+  gen_logits_.resize(size_t(cfg_.vocab));
+  linear(y_.data() + (rows - 1) * d, W + head_, gen_logits_.data(), 1, d, cfg_.vocab, false, precision);
   return gen_logits_.data();
 }
 

@@ -143,6 +143,9 @@ class Model {
   void backward_flat(float grad_scale);
   void backward_word(float grad_scale);
   const float* patch_step(KVCache& cache);
+  const float* patch_prefill(KVCache& cache);
+  void patch_input(const KVCache& cache, size_t k, int64_t j, float* x);
+  void patch_cond(KVCache& cache, size_t k, const float* y);
   double forward_patch(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t T);
   void backward_patch(float grad_scale);
   double score(int64_t rows, const int32_t* targets, int64_t V);
@@ -166,7 +169,7 @@ class Model {
   std::vector<int32_t> enc_tokens_;
   std::vector<int64_t> enc_offsets_, bb_offsets_, dec_offsets_, input_word_, cond_of_row_;
   std::vector<float> enc_x_, enc_y_, wv_, bb_x_, bb_y_, conds_, dwv_, dbb_, dcond_;
-  std::vector<float> gen_logits_;
+  std::vector<float> gen_logits_, gen_cat_;
 
   // patch: stage k (0 the global stage, the last the bytes) and its tensors; the finest stage's
   // embedding is embed_ and its head head_.
