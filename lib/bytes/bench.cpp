@@ -401,8 +401,10 @@ class Runner {
       r.precision = precision_name(p);
       r.unit = "B/s";
       r.set(pp);
-      // The prompt's forward as model FLOP/s (forward only: a third of the training count).
-      if (model.flops_per_byte() > 0 && peak_.count(p)) {
+      // The flat prompt's forward as model FLOP/s (a third of the training count). The patch
+      // model's prompt runs its byte stage only over the last patch (what generation needs):
+      // training's count per byte would not say what ran.
+      if (c.arch == "flat" && peak_.count(p)) {
         r.ceiling = "peak " + r.precision;
         r.fraction = r.mean * model.flops_per_byte() / 3 / 1e9 / peak_[p];
       }
