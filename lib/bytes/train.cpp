@@ -441,8 +441,12 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     rep.bytes_per_s = double(window_bytes) / window_seconds;
     rep.model_flops_per_s = window_flops / window_seconds;
     rep.val_bpb = -1;
+    // The signal is read once a step: one arriving later in this step (while the metrics are
+    // written) must wait for the next, or the run would stop without the checkpoint of a step it
+    // has logged.
+    const bool signalled = cli::interrupted();
     bool last = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
-                cli::interrupted();
+                signalled;
     if ((o.val_every > 0 && st.step % o.val_every == 0) || last) rep.val_bpb = validate();
     if (hooks.on_step) hooks.on_step(rep);
     if (st.step % std::max<int64_t>(1, o.log_every) == 0 || rep.val_bpb >= 0 || last) {
@@ -455,7 +459,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
       window_flops = 0;
     }
     if ((o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) || last) checkpoint();
-    if (cli::interrupted()) throw cli::Interrupted();
+    if (signalled) throw cli::Interrupted();
   }
   return rep;
 }
