@@ -80,8 +80,10 @@ void tile_gemm(int64_t M, int64_t N, int64_t K,
   }
 }
 
-// Scratch of one thread: 64-row tiles, zero-padded past a segment's end. Each thread of the pool
-// keeps its own between calls (grown to the longest segment seen), so a step allocates nothing.
+// Scratch of one thread: 64-row tiles, zero-padded past a segment's end; the keys and values of
+// the segment and head in hand, tile by tile (k, v: rows; kt, vt: their hd × 64 transposes), so
+// each is loaded once rather than once per query tile. Each thread of the pool keeps its own
+// between calls (grown to the longest segment seen), so a step allocates nothing.
 struct Scratch {
   std::vector<float> q, k, kt, v, vt, s, pt, acc, dout, dq, dk, dv, m, l, dsum;
 };
@@ -90,11 +92,13 @@ Scratch& scratch(int64_t T, int64_t hd) {
   auto fit = [](std::vector<float>& v, int64_t n) {
     if (v.size() != size_t(n)) v.assign(size_t(n), 0.0f);
   };
-  for (auto* v : {&w.q, &w.k, &w.v, &w.acc, &w.dout, &w.dq}) fit(*v, tile * hd);
-  for (auto* v : {&w.kt, &w.vt}) fit(*v, hd * tile);
+  auto grow = [](std::vector<float>& v, int64_t n) {
+    if (v.size() < size_t(n)) v.resize(size_t(n));
+  };
+  for (auto* v : {&w.q, &w.acc, &w.dout, &w.dq}) fit(*v, tile * hd);
   for (auto* v : {&w.s, &w.pt}) fit(*v, tile * tile);
   for (auto* v : {&w.m, &w.l, &w.dsum}) fit(*v, tile);
-  if (w.dk.size() < size_t((T + tile) * hd)) w.dk.resize(size_t((T + tile) * hd)), w.dv.resize(size_t((T + tile) * hd));
+  for (auto* v : {&w.k, &w.kt, &w.v, &w.vt, &w.dk, &w.dv}) grow(*v, (T + tile) * hd);
   return w;
 }
 
@@ -110,6 +114,32 @@ inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in
     for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
 }
 inline int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// The keys and values of one segment and head, key tile by key tile: rows zero-padded to a
+// multiple of 16 (k, v) and the transposes the products read (kt, and vt when with_vt).
+void load_keys(const float* kb, const float* vb, int64_t stride, int64_t T, int64_t hd, bool with_vt, Scratch& w) {
+  for (int64_t j0 = 0; j0 < T; j0 += tile) {
+    const int64_t cols = std::min(tile, T - j0), c16 = round16(cols), at = j0 * hd;
+    load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data() + at);
+    transpose(w.k.data() + at, c16, hd, hd, tile, w.kt.data() + at);
+    load_rows(vb, stride, j0, cols, c16, hd, 1.0f, w.v.data() + at);
+    if (with_vt) transpose(w.v.data() + at, c16, hd, hd, tile, w.vt.data() + at);
+  }
+}
+
+// The largest of s[0 … n) and init.
+inline float row_max(const float* s, int64_t n, float init) {
+  v8 m = splat(init);
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const v8 x = load8(s + c);
+    m = x > m ? x : m;
+  }
+  float mx = init;
+  for (int64_t x = 0; x < 8; ++x) mx = std::max(mx, m[x]);
+  for (; c < n; ++c) mx = std::max(mx, s[c]);
+  return mx;
+}
 
 // p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of 8)
 // entries of a row; returns the sum.
@@ -153,6 +183,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
         const float* qb = qkv + row0 * stride + h * hd;
         const float *kb = qb + D, *vb = qb + 2 * D;
+        load_keys(kb, vb, stride, T, hd, false, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
@@ -161,22 +192,18 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           std::fill(w.acc.begin(), w.acc.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
-            load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data());
-            transpose(w.k.data(), c16, hd, hd, tile, w.kt.data());
-            load_rows(vb, stride, j0, cols, cols, hd, 1.0f, w.v.data());
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
               const int64_t visible = visible_keys(causal, cols, i0 + r, j0);
-              float mx = w.m[size_t(r)];
-              for (int64_t c = 0; c < visible; ++c) mx = std::max(mx, s[c]);
+              const float mx = row_max(s, visible, w.m[size_t(r)]);
               const float corr = std::exp(w.m[size_t(r)] - mx);
               w.l[size_t(r)] = w.l[size_t(r)] * corr + exp_row(s, mx, visible, c16);
               w.m[size_t(r)] = mx;
               float* acc = w.acc.data() + r * hd;
               for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
             }
-            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data(), hd, w.acc.data(), hd, true);
+            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, true);
           }
           for (int64_t r = 0; r < rows; ++r) {
             const float inv = 1.0f / w.l[size_t(r)];
@@ -206,6 +233,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
         const float* ob = out + row0 * D + h * hd;
         std::fill(w.dk.begin(), w.dk.begin() + (T + tile) * hd, 0.0f);
         std::fill(w.dv.begin(), w.dv.begin() + (T + tile) * hd, 0.0f);
+        load_keys(kb, vb, stride, T, hd, true, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
@@ -219,12 +247,8 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           std::fill(w.dq.begin(), w.dq.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
-            load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data());
-            transpose(w.k.data(), c16, hd, hd, tile, w.kt.data());
-            load_rows(vb, stride, j0, cols, c16, hd, 1.0f, w.v.data());
-            transpose(w.v.data(), c16, hd, hd, tile, w.vt.data());
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data(), tile, w.s.data(), tile, false);
-            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data(), tile, w.acc.data(), tile, false);  // dP
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
+            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.acc.data(), tile, false);  // dP
             for (int64_t r = 0; r < rows; ++r) {
               float *p = w.s.data() + r * tile, *dp = w.acc.data() + r * tile;
               exp_row(p, lse[(row0 + i0 + r) * H + h], visible_keys(causal, cols, i0 + r, j0), c16);
@@ -236,7 +260,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
             tile_gemm(c16, hd, rows, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true);
             transpose(w.acc.data(), rows, c16, tile, tile, w.pt.data());
             tile_gemm(c16, hd, rows, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true);
-            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data(), hd, w.dq.data(), hd, true);
+            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true);
           }
           for (int64_t r = 0; r < rows; ++r) {
             float* dq = dqkv + (row0 + i0 + r) * stride + h * hd;
