@@ -93,7 +93,7 @@ TEST_CASE("output formats") {
   };
   CHECK(fields(head) == fields(line));
   CHECK(line.find("\"flat d64x1, \"\"tiny\"\"\"") != std::string::npos);
-  CHECK(line.find(",0.5000,") != std::string::npos);
+  CHECK(line.find(",0.5000,12.50,,") != std::string::npos);
 
   const std::string md = format_row(Format::md, m, r);
   CHECK(md.find("110 ± 10") != std::string::npos);

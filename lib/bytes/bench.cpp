@@ -626,7 +626,9 @@ Format parse_format(const std::string& name) {
 
 std::string header(Format f, const Machine& m) {
   if (f == Format::json) return "";
-  if (f == Format::csv) return "test,size,precision,unit,mean,sd,repetitions,ceiling,fraction,cpu,isa,threads\n";
+  if (f == Format::csv)
+    return "test,size,precision,unit,mean,sd,repetitions,ceiling,fraction,model_gflop_s,limit_bytes_per_s,cpu,isa,"
+           "threads\n";
   std::string h = "bytes-bench " + m.version + " · " + m.cpu + " · " + std::to_string(m.threads) + " threads · oneDNN " +
                   m.dnnl_version + " " + m.isa + " (f32 " + m.f32_impl + ", bf16 " +
                   (m.bf16_native ? m.bf16_impl : std::string("not native: bf16 rows skipped")) + ")";
@@ -649,6 +651,8 @@ std::string format_row(Format f, const Machine& m, const Row& r) {
     for (const auto& field : {r.test, r.size, r.precision, r.unit}) s += csv_field(field) + ",";
     s += fixed(r.mean, dec + 2) + "," + fixed(r.sd, dec + 2) + "," + std::to_string(r.samples.size()) + ",";
     s += csv_field(r.fraction >= 0 ? r.ceiling : "") + "," + (r.fraction >= 0 ? fixed(r.fraction, 4) : "") + ",";
+    for (const char* key : {"model_gflop_s", "limit_bytes_per_s"})
+      s += (r.extra.contains(key) ? fixed(r.extra[key].get<double>(), 2) : "") + ",";
     return s + csv_field(m.cpu) + "," + m.isa + "," + std::to_string(m.threads) + "\n";
   }
   std::string against;
