@@ -9,24 +9,6 @@
 
 using namespace bytes;
 
-namespace {
-
-// What each test measures, for --list.
-const char* describe(const std::string& test) {
-  if (test == "matmul") return "matrix multiply at a training step's shapes, and the peak (fp32, bf16)";
-  if (test == "bandwidth") return "memory copy bandwidth, buffers far larger than the last cache";
-  if (test == "attention") return "attention forward and backward at each --attention-ctx";
-  if (test == "norm") return "RMSNorm forward and backward over a training step's rows";
-  if (test == "train") return "bytes-train's steps: bytes/s and model FLOP/s against the peak";
-  if (test == "pp") return "prompt processing: --prompt-bytes bytes in one block (bytes-gen)";
-  if (test == "tg") return "generation at batch 1 against the bandwidth limit (bytes-gen)";
-  if (test == "prep") return "bytes-prep MB/s beside zstd -3 and cat";
-  if (test == "perturb") return "bytes-perturb MB/s beside cat";
-  return "";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"Measure this machine's limits and the speed of every program against them", "bytes-bench"};
   cli::Common common;
@@ -78,9 +60,9 @@ int main(int argc, char** argv) {
 
   return cli::run(app, common, argc, argv, [&] {
     if (list) {
-      for (const auto& t : bench::test_names()) {
+      for (const auto& t : bench::tests()) {
         char line[160];
-        std::snprintf(line, sizeof line, "%-10s %s\n", t.c_str(), describe(t));
+        std::snprintf(line, sizeof line, "%-10s %s\n", t.name.c_str(), t.what.c_str());
         write_stdout(line);
       }
       return int(cli::ok);

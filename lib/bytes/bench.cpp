@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
@@ -178,6 +177,7 @@ class Runner {
   Runner(const Options& o, const std::function<void(const Row&)>& out) : o_(o), out_(out) {
     for (Precision p : o.precisions)
       if (p == Precision::f32 || bf16_native()) precisions_.push_back(p);
+    llc_ = llc_bytes();
     work_ = fs::temp_directory_path() / ("bytes-bench-" + std::to_string(getpid()));
     fs::create_directories(work_);
   }
@@ -250,8 +250,7 @@ class Runner {
   // Copy bandwidth of buffers far larger than the last cache level, all threads, counted as
   // STREAM counts a copy: bytes read plus bytes written.
   void bandwidth() {
-    const uint64_t llc = machine_llc();
-    const size_t n = size_t(std::max<uint64_t>(256ull << 20, 8 * llc));
+    const size_t n = size_t(std::max<uint64_t>(256ull << 20, 8 * llc_));
     std::vector<char> src(n, 1), dst(n, 0);
     const int64_t chunk = 1 << 20, chunks = int64_t(n) / chunk;
     Row r;
@@ -423,7 +422,7 @@ class Runner {
         r.fraction = r.mean / (bandwidth_ / reads);
         r.extra["weight_mb_per_byte"] = reads / 1e6;
         r.extra["limit_bytes_per_s"] = bandwidth_ / reads;
-        r.extra["weights_exceed_llc"] = machine_llc() > 0 && reads > double(machine_llc());
+        r.extra["weights_exceed_llc"] = llc_ > 0 && reads > double(llc_);
       }
       emit(r);
     }
@@ -537,10 +536,6 @@ class Runner {
     }
     return dataset_;
   }
-  uint64_t machine_llc() {
-    if (!llc_) llc_ = bytes::bench::machine().llc_bytes;
-    return *llc_;
-  }
 
   const Options& o_;
   const std::function<void(const Row&)>& out_;
@@ -549,7 +544,7 @@ class Runner {
   std::map<Precision, double> peak_;  // GFLOP/s
   double bandwidth_ = 0, zstd_ = 0, cat_ = 0;
   std::string text_, text_path_, dataset_;
-  std::optional<uint64_t> llc_;
+  uint64_t llc_ = 0;  // bytes of the last cache level, 0 if unknown
 };
 
 std::string csv_field(const std::string& s) {
@@ -596,7 +591,7 @@ nlohmann::ordered_json Machine::json() const {
 
 void validate(const Options& options) {
   for (const auto& t : options.tests)
-    if (std::find(test_names().begin(), test_names().end(), t) == test_names().end())
+    if (std::none_of(tests().begin(), tests().end(), [&](const TestInfo& i) { return i.name == t; }))
       throw UsageError("unknown test '" + t + "' (see --list)");
   for (const auto& a : options.archs) {
     try {

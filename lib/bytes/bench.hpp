@@ -14,10 +14,28 @@
 
 namespace bytes::bench {
 
-// The tests, in the order they run (a test that needs a ceiling runs after it).
-inline const std::vector<std::string>& test_names() {
-  static const std::vector<std::string> names = {"matmul", "bandwidth", "attention", "norm", "train",
-                                                 "pp",     "tg",        "prep",      "perturb"};
+// The tests, in the order they run (a test that needs a ceiling runs after it), and what each
+// measures (bytes-bench --list).
+struct TestInfo {
+  std::string name, what;
+};
+inline const std::vector<TestInfo>& tests() {
+  static const std::vector<TestInfo> all = {
+      {"matmul", "matrix multiply at a training step's shapes, and the peak (fp32, bf16)"},
+      {"bandwidth", "memory copy bandwidth, buffers far larger than the last cache"},
+      {"attention", "attention forward and backward at each --attention-ctx"},
+      {"norm", "RMSNorm forward and backward over a training step's rows"},
+      {"train", "bytes-train's steps: bytes/s and model FLOP/s against the peak"},
+      {"pp", "prompt processing: --prompt-bytes bytes in one block (bytes-gen)"},
+      {"tg", "generation at batch 1 against the bandwidth limit (bytes-gen)"},
+      {"prep", "bytes-prep MB/s beside zstd -3 and cat"},
+      {"perturb", "bytes-perturb MB/s beside cat"},
+  };
+  return all;
+}
+inline std::vector<std::string> test_names() {
+  std::vector<std::string> names;
+  for (const auto& t : tests()) names.push_back(t.name);
   return names;
 }
 
