@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
@@ -28,16 +27,6 @@ double parse_duration(const std::string& text) {
   double scale = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
   if (scale < 0 || !(v > 0)) throw UsageError("not a positive duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
   return v * scale;
-}
-
-uint64_t available_memory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return 0;
 }
 
 // Where --resume finds the run's options: RUN/config.toml, when no --config is given.
@@ -160,16 +149,8 @@ int main(int argc, char** argv) {
     if (o.precision == Precision::bf16 && !bf16_native())
       spdlog::warn("this CPU has no bf16 matrix kernels ({}): the matrix work runs in f32", matmul_impl(Precision::f32));
 
-    // Refuse a size that cannot fit before any work is done.
-    Model probe(o.model);
-    uint64_t need = probe.activation_bytes(o.batch, ctx) + 16 * uint64_t(probe.n_params());
-    uint64_t have = available_memory();
-    if (have && need > have)
-      throw Error("batch " + std::to_string(o.batch) + " × ctx " + std::to_string(ctx) + " needs " +
-                  human_bytes(double(need)) + " of memory; " + human_bytes(double(have)) +
-                  " is available: lower --batch or --ctx");
     o.config_text = app.config_to_str(true, false);
-    spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch, probe.n_params(), threads(),
+    spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch, Model(o.model, false).n_params(), threads(),
                   matmul_impl(o.precision));
 
     Progress bar("train", 0, "steps");

@@ -31,6 +31,9 @@ void install_signal_handlers() {
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A file over the size limit (ulimit -f, a quota) makes write(2) fail with EFBIG, reported
+  // like a full disk, rather than killing the process with its temporaries left behind.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 void set_up_logging(const std::string& name) {

@@ -4,7 +4,9 @@
 #include <omp.h>
 
 #include <dnnl.hpp>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 
@@ -58,17 +60,33 @@ Cached make(const Key& key) {
           dnnl::memory(c, engine(), nullptr)};
 }
 
-std::mutex cache_mutex;
-std::map<Key, Cached>& cache() {
-  static std::map<Key, Cached> c;
+// The primitives of the most recently used shapes, most recent first. A model whose row counts
+// change every step (the word model: rows are the bytes of the words drawn) meets new shapes
+// without end; keeping them all grew training by megabytes a step.
+struct Cache {
+  std::mutex mutex;
+  std::list<std::pair<Key, std::shared_ptr<Cached>>> recent;
+  std::map<Key, decltype(recent)::iterator> where;
+};
+Cache& cache() {
+  static Cache c;
   return c;
 }
 
-Cached& lookup(const Key& key) {
-  std::lock_guard lock(cache_mutex);
-  auto it = cache().find(key);
-  if (it == cache().end()) it = cache().emplace(key, make(key)).first;
-  return it->second;
+std::shared_ptr<Cached> lookup(const Key& key) {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  if (auto it = c.where.find(key); it != c.where.end()) {
+    c.recent.splice(c.recent.begin(), c.recent, it->second);
+    return it->second->second;
+  }
+  c.recent.emplace_front(key, std::make_shared<Cached>(make(key)));
+  c.where[key] = c.recent.begin();
+  if (c.recent.size() > matmul_cache_entries) {
+    c.where.erase(c.recent.back().first);
+    c.recent.pop_back();
+  }
+  return c.recent.front().second;
 }
 
 // One row times wᵀ (generation's products): every weight is read once, so the product is bound by
@@ -112,6 +130,11 @@ void gemv(const float* x, const float* w, float* y, int64_t out, int64_t in, boo
 
 }  // namespace
 
+size_t matmul_cache_size() {
+  std::lock_guard lock(cache().mutex);
+  return cache().recent.size();
+}
+
 void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
@@ -121,7 +144,8 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
   }
   if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
   if (g.m == 1 && !g.trans_a && g.trans_b && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
-  Cached& cached = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
+  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
+  Cached& cached = *held;
   cached.a.set_data_handle(const_cast<float*>(a));
   cached.b.set_data_handle(const_cast<float*>(b));
   cached.c.set_data_handle(c);

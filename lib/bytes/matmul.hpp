@@ -1,7 +1,9 @@
 // Matrix multiplication through oneDNN: C (M×N) = op(A) (M×K) · op(B) (K×N), optionally added
 // to C. Row-major with leading dimensions; trans_a / trans_b read A or B transposed. One
-// primitive is created per shape and kept, so a training step creates none after the first.
+// primitive is created per shape and kept (the most recent shapes), so a training step of a fixed
+// shape creates none after the first.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +16,12 @@ struct Gemm {
   bool trans_a = false, trans_b = false;
   bool accumulate = false;  // C += A·B rather than C = A·B
 };
+
+// Primitives are kept for the most recently used shapes (making one compiles a kernel): at most
+// this many, and the memory they may hold, counted in bytes-train's memory preflight.
+inline constexpr size_t matmul_cache_entries = 256;
+inline constexpr uint64_t matmul_cache_bytes = 64ull << 20;
+size_t matmul_cache_size();  // shapes held now
 
 // f32 operands; with Precision::bf16 the operands are rounded to bf16 for the product (fp32
 // accumulation), on hardware kernels where the CPU has them.

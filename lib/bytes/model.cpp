@@ -308,7 +308,7 @@ void Model::init(uint64_t seed) {
   }
 }
 
-uint64_t Model::activation_bytes(int64_t B, int64_t T) const {
+uint64_t Model::activation_bytes(int64_t B, int64_t T, double bytes_per_word) const {
   const int64_t V = cfg_.vocab;
   if (cfg_.is_patch()) {
     // Logits and losses of every byte; per stage its stack, input and output rows and their
@@ -327,7 +327,8 @@ uint64_t Model::activation_bytes(int64_t B, int64_t T) const {
     const int64_t N = B * T, d = cfg_.d_model;
     return 4 * (body_.activation_floats(N) + uint64_t(N) * uint64_t(2 * d + 2 * V + 1));
   }
-  const int64_t words = B * T, bytes = words * cfg_.word_cap, de = cfg_.enc_d_model, dd = cfg_.dec_d_model,
+  const double per_word = bytes_per_word > 0 ? std::min(1.25 * bytes_per_word, double(cfg_.word_cap)) : double(cfg_.word_cap);
+  const int64_t words = B * T, bytes = int64_t(std::ceil(double(words) * per_word)), de = cfg_.enc_d_model, dd = cfg_.dec_d_model,
                 d = cfg_.d_model;
   return 4 * (encoder_.activation_floats(words + bytes) + backbone_.activation_floats(words) +
               decoder_.activation_floats(words + bytes) + uint64_t(words + bytes) * uint64_t(2 * de + 2 * dd + 2 * V) +

@@ -109,9 +109,10 @@ class Model {
   // Adds grad_scale · ∂(sum of losses)/∂params into grads. Call after forward with targets.
   void backward(float grad_scale);
 
-  // Bytes of activation memory a training forward/backward needs: flat, B rows of T tokens;
-  // word, B rows of ctx words of up to cap bytes each (an upper bound).
-  uint64_t activation_bytes(int64_t B, int64_t T) const;
+  // Bytes of activation memory a training forward/backward needs: flat and patch, B rows of T
+  // tokens; word, B rows of T words of bytes_per_word bytes on average (0: the cap, a bound six
+  // times too high for English) with a quarter more for batches of longer words.
+  uint64_t activation_bytes(int64_t B, int64_t T, double bytes_per_word = 0) const;
 
   const float* logits() const { return logits_.data(); }
   const float* losses() const { return losses_.data(); }

@@ -10,6 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
 #include "bytes/eval.hpp"
@@ -261,7 +265,55 @@ void trim_metrics(const std::string& path, int64_t step) {
   out.commit();
 }
 
+// Holds an exclusive lock on the run directory while a run uses it: a second bytes-train on the
+// same directory would interleave checkpoints and delete the first one's temporaries. The kernel
+// drops the lock when the process dies, kill -9 included.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0) throw_errno("cannot open the run directory", dir);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error("another bytes-train is using the run directory: " + dir);
+    }
+  }
+  ~RunLock() { ::close(fd_); }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The files of a run, each written through AtomicFile (a temporary ".NAME.tmp.XXXXXX" renamed into
+// place). A process killed mid-write leaves its temporary behind, as large as the model or the
+// state; the next run on the directory (which holds the lock, so no writer is alive) removes them.
+constexpr const char* run_files[] = {"state.bin", "model.safetensors", "metrics.jsonl", "config.toml"};
+
+void remove_stale_temporaries(const std::string& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    for (const char* file : run_files) {
+      const std::string prefix = std::string(".") + file + ".tmp.";
+      if (name.size() == prefix.size() + 6 && name.compare(0, prefix.size(), prefix) == 0) {
+        std::error_code ec;
+        fs::remove(entry.path(), ec);
+        if (ec) throw Error("cannot remove a stale temporary file: " + entry.path().string() + ": " + ec.message());
+      }
+    }
+  }
+}
+
 }  // namespace
+
+uint64_t available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kb;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
 
 TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
@@ -292,16 +344,43 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     val_docs.push_back(std::move(text));
   }
 
+  // Refuse a size that cannot fit before any work is done: parameters, gradients and the two
+  // AdamW moments, the activations of a step (the word model's from this split's mean word
+  // length) and oneDNN's primitive cache (bounded: matmul.hpp).
+  {
+    const Model sizes(cfg, false);
+    const uint64_t need = sizes.activation_bytes(B, T, cfg.is_word() ? sampler.bytes_per_word() : 0) +
+                          16 * uint64_t(sizes.n_params()) + matmul_cache_bytes;
+    const uint64_t have = available_memory();
+    if (have && need > have)
+      throw Error("batch " + std::to_string(B) + " × ctx " + std::to_string(T) + " needs " + human_bytes(double(need)) +
+                  " of memory; " + human_bytes(double(have)) + " is available: lower --batch or --ctx");
+  }
+
   fs::create_directories(o.run_dir);
+  const RunLock lock(o.run_dir);
+  remove_stale_temporaries(o.run_dir);
   const std::string state_path = o.run_dir + "/state.bin", model_path = o.run_dir + "/model.safetensors",
                     metrics_path = o.run_dir + "/metrics.jsonl";
   Model model(cfg);
   model.precision = o.precision;
   State st;
-  if (o.resume) {
-    if (!fs::exists(state_path)) throw Error("nothing to resume: no state.bin in " + o.run_dir);
+  if (o.resume && fs::exists(state_path)) {
     load_state(state_path, model, st);
     trim_metrics(metrics_path, st.step);
+    // state.bin is the checkpoint; model.safetensors is written from it after it. A run killed or
+    // out of disk between the two has an older model or none: write the state's now, so a run
+    // never claims a model it does not have (a finished run's resume only does this).
+    save_model(model, model_path);
+  } else if (o.resume && !fs::exists(o.run_dir + "/config.toml")) {
+    throw Error("nothing to resume: no state.bin in " + o.run_dir);
+  } else if (o.resume) {
+    // Started (its config is written) but killed before the first checkpoint: step 0 is the last
+    // complete one.
+    model.init(o.seed);
+    st.m.assign(model.params.size(), 0.0f);
+    st.v.assign(model.params.size(), 0.0f);
+    trim_metrics(metrics_path, 0);
   } else {
     if (fs::exists(state_path))
       throw Error("run directory already holds a run (use --resume to continue it, or another directory): " + o.run_dir);
@@ -354,6 +433,10 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   };
 
   TrainReport rep;
+  rep.step = st.step;
+  rep.bytes = st.bytes;
+  rep.seconds = st.seconds;
+  rep.total_steps = st.total_steps;
   auto run_start = clock::now();
   const double seconds_before = st.seconds;
   double window_seconds = 0;

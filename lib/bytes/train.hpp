@@ -79,6 +79,9 @@ struct TrainHooks {
 // cli::Interrupted). Returns the last report.
 TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 
+// MemAvailable of /proc/meminfo in bytes (0 when unknown).
+uint64_t available_memory();
+
 // Learning rate at a step: linear warmup, then cosine decay to min_lr_ratio · lr at total_steps.
 double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps);
 

@@ -110,4 +110,94 @@ case_bad_inputs() {
   [ ! -e huge ] || fail "refused run left a directory"
 }
 
+# kill -9 at random moments of a run that checkpoints every step (so most kills land inside a
+# checkpoint write), the resumed run killed again: every run resumes from its last complete
+# checkpoint, ends as the uninterrupted run ends, and leaves no temporaries.
+case_kill_anywhere() {
+  dataset
+  local args="$tiny -d d.bds --steps 40 --checkpoint-every 1 --val-every 0 --log-every 1"
+  bytes-train -q $args -o straight
+  RANDOM=14
+  local trial kill pid left=0 mid_write=0
+  for trial in $(seq 1 12); do
+    rm -rf run
+    for kill in 1 2; do
+      if [ -f run/config.toml ]; then bytes-train -q --resume -o run 2>/dev/null & else bytes-train -q $args -o run 2>/dev/null & fi
+      pid=$!
+      sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+      kill -9 $pid 2>/dev/null || true
+      wait $pid 2>/dev/null || true
+      if compgen -G 'run/.*.tmp.*' >/dev/null; then mid_write=$((mid_write + 1)); fi
+    done
+    if [ -f run/config.toml ]; then bytes-train -q --resume -o run; else bytes-train -q $args -o run; fi
+    same straight/model.safetensors run/model.safetensors
+    if compgen -G 'run/.*.tmp.*' >/dev/null; then fail "trial $trial left temporaries: $(ls -A run)"; fi
+    python3 - <<'PY' || fail "trial $trial: metrics.jsonl does not count every step once"
+import json
+steps = [json.loads(l)["step"] for l in open("run/metrics.jsonl")]
+assert steps == list(range(1, 41)), steps
+PY
+    left=$((left + 1))
+  done
+  echo "kill-anywhere: $left trials, $mid_write kills left a checkpoint half-written" >&2
+  [ "$mid_write" -gt 0 ] || fail "no kill landed inside a checkpoint write; nothing tested"
+}
+
+# A file size limit (a full disk, for one file) during a checkpoint: one error line, exit 1, no
+# temporary and no model; the run resumes once there is room.
+case_full_disk() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o straight --steps 6
+  if (ulimit -f 200; exec bytes-train -q $tiny -d d.bds -o run --steps 6) >out 2>err; then
+    fail "a checkpoint larger than the file size limit succeeded"
+  fi
+  expect_error_line bytes-train
+  grep -q 'File too large' err || fail "the error does not say why: $(cat err)"
+  if compgen -G 'run/.*.tmp.*' >/dev/null; then fail "temporaries left: $(ls -A run)"; fi
+  [ ! -e run/model.safetensors ] && [ ! -e run/state.bin ] || fail "a checkpoint appeared: $(ls -A run)"
+  bytes-train -q --resume -o run
+  same straight/model.safetensors run/model.safetensors
+}
+
+# The model is written after state.bin: a run that lost it (killed or out of disk between the two
+# files, or deleted) gets the state's model back from --resume, never a claim of a missing model.
+case_model_repair() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o run --steps 10
+  bytes-train -q $tiny -d d.bds -o older --steps 5
+  cp run/model.safetensors want
+  rm run/model.safetensors
+  bytes-train --resume -o run 2>err || { cat err; fail "resume of a finished run without its model failed"; }
+  same want run/model.safetensors
+  cp older/model.safetensors run/model.safetensors
+  bytes-train -q --resume -o run
+  same want run/model.safetensors
+}
+
+# Stale temporaries of the run's own files are removed when the run continues; nothing else is.
+case_stale_temporaries() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o run --steps 4
+  head -c 1000 /dev/urandom >run/.state.bin.tmp.a1B2c3
+  head -c 1000 /dev/urandom >run/.model.safetensors.tmp.XyZ789
+  echo keep >run/.notes.tmp.123456
+  bytes-train -q --resume -o run --steps 6
+  [ ! -e run/.state.bin.tmp.a1B2c3 ] && [ ! -e run/.model.safetensors.tmp.XyZ789 ] || fail "stale temporaries kept: $(ls -A run)"
+  [ -e run/.notes.tmp.123456 ] || fail "a file that is not the run's was removed"
+}
+
+# Two bytes-train on one run directory: the second is refused while the first runs.
+case_one_writer() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o run --steps 100000 2>/dev/null &
+  local pid=$!
+  trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT  # a failed check must not leave it running
+  for _ in $(seq 1 200); do [ -s run/state.bin ] && break; sleep 0.05; done
+  expect_exit 1 bytes-train --resume -o run
+  expect_error_line bytes-train
+  grep -q 'another bytes-train' err || fail "the refusal does not say why: $(cat err)"
+  kill -INT $pid
+  wait $pid || true
+}
+
 run_case "${1//-/_}"
