@@ -47,17 +47,10 @@ std::string words_text(std::mt19937_64& rng, size_t words) {
 
 std::string perturb(const std::string& text, const std::vector<NoiseSpec>& chain, uint64_t seed = 1,
                     NoiseUnit unit = NoiseUnit::codepoint, size_t max_piece = 0, uint64_t cut_seed = 0) {
-  Perturber p(chain, seed, unit);
-  std::string out;
+  std::vector<size_t> cuts;
   std::mt19937_64 rng(cut_seed);
-  for (size_t at = 0; at < text.size();) {
-    const size_t n = max_piece ? 1 + rng() % max_piece : text.size();
-    const size_t take = std::min(n, text.size() - at);
-    p.feed(std::string_view(text).substr(at, take), out);
-    at += take;
-  }
-  p.finish(out);
-  return out;
+  for (size_t at = 0; max_piece && at < text.size(); cuts.push_back(at)) at += 1 + rng() % max_piece;
+  return perturb_pieces(text, cuts, chain, seed, unit);
 }
 
 Perturber::Count count_of(const std::string& text, NoiseSpec spec, std::string* out = nullptr, uint64_t seed = 3) {
@@ -162,6 +155,47 @@ TEST_CASE("the output depends on the seed and the input only, not on how the inp
       CHECK(whole != perturb(text, chain, 10, unit));                 // another seed, other noise
       CHECK(whole != text);
     }
+  }
+}
+
+// Random chains of 1–4 stages, rates 0 and 1 and rare ones among them (long runs between hits
+// are copied in blocks, a path that short pieces never take), cut at random, byte by byte, and
+// inside every multibyte character.
+TEST_CASE("random chains give the same output however the input is cut") {
+  const std::vector<NoiseKind> kinds = all_kinds();
+  for (uint64_t trial = 0; trial < 2000; ++trial) {
+    std::mt19937_64 rng(trial);
+    const NoiseUnit unit = rng() % 3 ? NoiseUnit::codepoint : NoiseUnit::byte;
+    std::vector<NoiseSpec> chain;
+    for (size_t n = 1 + rng() % 4; chain.size() < n;) {
+      const NoiseKind kind = kinds[rng() % kinds.size()];
+      if (unit == NoiseUnit::byte && (kind == NoiseKind::diacritics || kind == NoiseKind::homoglyph)) continue;
+      const double rates[] = {0, 1, 0.001, 0.01, 0.1, std::uniform_real_distribution<double>(0, 1)(rng)};
+      chain.push_back({kind, rates[rng() % 6]});
+    }
+    const std::string text = trial % 8 == 7 ? testing::random_bytes(rng, 1500) : random_text(rng, 100 + rng() % 300, rng() % 2);
+    const uint64_t seed = rng();
+    std::string names;
+    for (const auto& s : chain) names += noise_name(s.kind) + ":" + std::to_string(s.rate) + " ";
+    CAPTURE(trial);
+    CAPTURE(names);
+    CAPTURE(unit == NoiseUnit::byte);
+    const std::string whole = perturb_pieces(text, {}, chain, seed, unit);
+    std::vector<size_t> bytewise(text.size()), inside, few;
+    for (size_t i = 0; i < text.size(); ++i) bytewise[i] = i;
+    for (size_t i = 0; i < text.size(); ++i)
+      if ((uint8_t(text[i]) & 0xC0) == 0x80) inside.push_back(i);  // before every continuation byte
+    for (size_t k = 0, n = rng() % 6; k < n; ++k) few.push_back(rng() % (text.size() + 1));
+    std::sort(few.begin(), few.end());
+    // Where the output first differs from the whole one's, -1 where it does not (shorter than the
+    // texts a failed string comparison prints).
+    auto differs_at = [&](const std::string& o) {
+      return o == whole ? -1L : long(std::mismatch(o.begin(), o.end(), whole.begin(), whole.end()).first - o.begin());
+    };
+    CHECK(differs_at(perturb_pieces(text, bytewise, chain, seed, unit)) == -1);
+    CHECK(differs_at(perturb_pieces(text, inside, chain, seed, unit)) == -1);
+    CHECK(differs_at(perturb_pieces(text, few, chain, seed, unit)) == -1);
+    CHECK(differs_at(perturb(text, chain, seed, unit, 1 + rng() % 64, rng())) == -1);
   }
 }
 

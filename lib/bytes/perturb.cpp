@@ -214,8 +214,7 @@ class Stage {
     prev_raw_ = false;
     pending_.reset();
     word_.clear();
-    ring_.clear();
-    ring_next_ = 0;
+    remembered_ = 0;
   }
 
   // The loops of every noise type, indexed by NoiseKind.
@@ -258,15 +257,14 @@ class Stage {
   }
   bool text(Unit u) const { return !u.raw && !is_space(u.c, bytes_); }
 
-  void remember(Unit u) {
-    if (ring_.size() < ring_size) ring_.push_back(u.c);
-    else ring_[ring_next_] = u.c;
-    ring_next_ = (ring_next_ + 1) % ring_size;
-  }
+  // The n-th text unit since the restart goes to slot n % ring_size: where a unit lies depends on
+  // how many came before it only, never on how the input was cut.
+  void remember(Unit u) { ring_[remembered_++ % ring_size] = u.c; }
   // A character from the recent input other than `not_this` (ByT5 draws from the input).
   uint32_t random_char(uint64_t at, uint32_t not_this) const {
-    for (uint64_t k = 1; k <= 4 && !ring_.empty(); ++k) {
-      uint32_t c = ring_[rand(at, k) % ring_.size()];
+    const uint64_t held = std::min<uint64_t>(remembered_, ring_size);
+    for (uint64_t k = 1; k <= 4 && held; ++k) {
+      uint32_t c = ring_[rand(at, k) % held];
       if (c != not_this) return c;
     }
     return other_letter(rand(at, 9), not_this);
@@ -311,7 +309,7 @@ class Stage {
           }
         if (j > i) {
           out->insert(out->end(), in.begin() + long(i), in.begin() + long(j));
-          if (draws_from_input_) remember_run(in, i, j);
+          if (draws_from_input_) remember_run(in, i, j, passed);  // their eligible units are the text ones
           units += passed;
           gap_ -= passed;
           index_ += j - i;
@@ -326,11 +324,14 @@ class Stage {
       ++i;
     }
   }
-  // remember() for each text unit of in[from, to), of which only the last ring_size matter.
-  void remember_run(const std::vector<Unit>& in, size_t from, size_t to) {
-    size_t k = to;
-    for (size_t kept = 0; k > from && kept < ring_size;)
+  // remember() for each of the `texts` text units of in[from, to), of which only the last
+  // ring_size are stored: the ones before them are counted, so that the last land in the slots
+  // that remembering one by one gives (a long run in one piece must not rotate the ring).
+  void remember_run(const std::vector<Unit>& in, size_t from, size_t to, uint64_t texts) {
+    size_t k = to, kept = 0;
+    while (k > from && kept < ring_size)
       if (text(in[--k])) ++kept;
+    remembered_ += texts - kept;
     for (; k < to; ++k)
       if (text(in[k])) remember(in[k]);
   }
@@ -503,8 +504,8 @@ class Stage {
   std::vector<uint32_t> word_;
   uint64_t word_at_ = 0;
   bool word_after_raw_ = false;
-  std::vector<uint32_t> ring_;
-  size_t ring_next_ = 0;
+  std::array<uint32_t, ring_size> ring_{};
+  uint64_t remembered_ = 0;  // text units remembered since the restart, skipped ones included
 };
 
 }  // namespace
@@ -595,6 +596,21 @@ void Perturber::finish(std::string& out) {
   for (unsigned char b : m.carry) m.units.push_back({b, true});  // a character cut by the end of the stream
   m.carry.clear();
   m.run(out, true);
+}
+
+std::string perturb_pieces(std::string_view in, const std::vector<size_t>& cuts, const std::vector<NoiseSpec>& chain,
+                           uint64_t seed, NoiseUnit unit) {
+  Perturber p(chain, seed, unit);
+  std::string out;
+  size_t at = 0;
+  for (size_t cut : cuts) {
+    cut = std::clamp(cut, at, in.size());  // out-of-order or past-the-end cuts from a fuzzer: empty pieces
+    p.feed(in.substr(at, cut - at), out);
+    at = cut;
+  }
+  p.feed(in.substr(at), out);
+  p.finish(out);
+  return out;
 }
 
 std::vector<Perturber::Count> Perturber::counts() const {

@@ -65,4 +65,11 @@ class Perturber {
   std::unique_ptr<Impl> impl_;
 };
 
+// The chain's output on `in` fed as pieces cut at the offsets `cuts`, then finished. Each cut is
+// clamped to [the cut before, in.size()], so any list will do (a fuzzer's too): out-of-order
+// cuts give empty pieces. The output is the same for every list, the empty one included: what
+// tests and fuzz targets check. Throws UsageError as Perturber does.
+std::string perturb_pieces(std::string_view in, const std::vector<size_t>& cuts, const std::vector<NoiseSpec>& chain,
+                           uint64_t seed, NoiseUnit unit);
+
 }  // namespace bytes

@@ -146,6 +146,21 @@ case_pipes() {
   # Through a chain of real pipes.
   cat t.txt | bytes-perturb -n drop:0.05 | bytes-perturb -n upper:0.1 --seed 9 | wc -c >n
   [ "$(cat n)" -gt 50000 ] || fail "pipeline: $(cat n) bytes"
+  # A pipe that delivers 4 bytes every 2 ms gives the same output as the file read at once
+  # (issue 15: a run of more than 64 characters between insert hits, in one read, changed the
+  # characters that later inserts drew from).
+  head -c 1500 "$BYTES_SHARED/data/tinyshakespeare.txt" >short.txt
+  slowly() {
+    python3 -c 'import sys, time
+d = open(sys.argv[1], "rb").read()
+for i in range(0, len(d), 4):
+    sys.stdout.buffer.write(d[i:i + 4]); sys.stdout.buffer.flush(); time.sleep(0.002)' "$1"
+  }
+  for chain in "-n swap:0.1 -n insert:1 -n insert:0.1" "-n adm:0.01"; do
+    bytes-perturb --seed 14322 $chain short.txt >whole || fail "$chain: file"
+    slowly short.txt | bytes-perturb --seed 14322 $chain >pieces || fail "$chain: pipe"
+    cmp -s whole pieces || fail "$chain: a slow pipe gave other bytes than the file"
+  done
 }
 
 case_usage_errors() {
