@@ -166,15 +166,12 @@ namespace {
 // between writing two files can never pair weights with the wrong optimizer state.
 constexpr char state_magic[8] = {'\x89', 'B', 'Y', 'T', 'R', 'U', 'N', '\n'};
 constexpr uint32_t state_version = 1;
+// magic, version, config length; then the config; then step … parameter count; then p, m, v.
+constexpr uint64_t state_head = 16, state_counters = 48;
 
-struct State {
-  int64_t step = 0, total_steps = 0;
-  uint64_t bytes = 0;
-  double seconds = 0, train_seconds = 0;
-  std::vector<float> m, v;
-};
+}  // namespace
 
-void save_state(const std::string& path, const Model& model, const State& st) {
+void save_state(const std::string& path, const Model& model, const TrainState& st) {
   AtomicFile out(path);
   XXH3_state_t* h = XXH3_createState();
   XXH3_64bits_reset(h);
@@ -204,47 +201,74 @@ void save_state(const std::string& path, const Model& model, const State& st) {
   out.commit(true);
 }
 
-void load_state(const std::string& path, Model& model, State& st) {
+void load_state(const std::string& path, Model& model, TrainState& st) {
   InputFile in(path);
-  std::vector<uint8_t> data(size_t(in.size()));
-  in.pread_exact(data.data(), data.size(), 0);
   auto bad = [&](const std::string& what) { throw Error("bad training state (" + what + "): " + path); };
-  if (data.size() < 24 || std::memcmp(data.data(), state_magic, 8) != 0) bad("not a bytes training state");
+  if (!in.regular()) bad("not a regular file");
+  const uint64_t size = in.size();
+  // Every size is checked against the file and the model before anything is read by it: the
+  // file's length must be exactly what the model's config and parameter count make it.
+  uint8_t head[state_head];
+  if (size < state_head + 8) bad("not a bytes training state");
+  in.pread_exact(head, sizeof head, 0);
+  if (std::memcmp(head, state_magic, 8) != 0) bad("not a bytes training state");
   uint32_t version, config_len;
-  std::memcpy(&version, data.data() + 8, 4);
+  std::memcpy(&version, head + 8, 4);
+  std::memcpy(&config_len, head + 12, 4);
   if (version != state_version)
     throw Error("unsupported training state version " + std::to_string(version) + ": " + path);
-  uint64_t sum;
-  std::memcpy(&sum, data.data() + data.size() - 8, 8);
-  if (XXH3_64bits(data.data(), data.size() - 8) != sum) bad("checksum mismatch: truncated or corrupt");
-  std::memcpy(&config_len, data.data() + 12, 4);
-  size_t at = 16;
-  if (config_len > data.size() - at) bad("config length");
-  auto config = nlohmann::json::parse(std::string(data.begin() + long(at), data.begin() + long(at + config_len)));
-  at += config_len;
-  if (Config::from_json(config).to_json() != model.config().to_json())
-    throw Error("the run in " + fs::path(path).parent_path().string() +
-                " was made with another model (its config: " + config.dump() + ")");
-  uint64_t n;
+  const uint64_t n = uint64_t(model.n_params()), want = state_head + config_len + state_counters + 12 * n + 8;
+  if (config_len > size || size != want) bad("its size does not fit this model: truncated or corrupt");
+  XXH3_state_t* h = XXH3_createState();
+  struct Free {
+    XXH3_state_t* h;
+    ~Free() { XXH3_freeState(h); }
+  } free_h{h};
+  XXH3_64bits_reset(h);
+  XXH3_64bits_update(h, head, sizeof head);
+  uint64_t at = state_head;
   auto get = [&](void* p, size_t k) {
-    if (at + k > data.size() - 8) bad("too short");
-    std::memcpy(p, data.data() + at, k);
-    at += k;
+    // In slices, so the checksum and the copy read each slice while it is in cache.
+    for (size_t done = 0; done < k;) {
+      const size_t take = std::min<size_t>(k - done, 16 << 20);
+      in.pread_exact(static_cast<uint8_t*>(p) + done, take, at);
+      XXH3_64bits_update(h, static_cast<uint8_t*>(p) + done, take);
+      at += take;
+      done += take;
+    }
   };
+  std::string config(config_len, '\0');
+  get(config.data(), config_len);
+  uint64_t count;
   get(&st.step, 8);
   get(&st.total_steps, 8);
   get(&st.bytes, 8);
   get(&st.seconds, 8);
   get(&st.train_seconds, 8);
-  get(&n, 8);
-  if (n != uint64_t(model.n_params())) bad("parameter count");
+  get(&count, 8);
+  if (count != n) bad("parameter count");
   st.m.resize(n);
   st.v.resize(n);
   get(model.params.data(), n * 4);
   get(st.m.data(), n * 4);
   get(st.v.data(), n * 4);
-  if (at != data.size() - 8) bad("trailing bytes");
+  uint64_t sum;
+  in.pread_exact(&sum, 8, at);
+  if (XXH3_64bits_digest(h) != sum) bad("checksum mismatch: truncated or corrupt");
+  // Checked after the checksum: an accident is reported as one, not as another model.
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(config);
+  } catch (const std::exception&) {
+    bad("its config is not JSON");
+  }
+  if (Config::from_json(parsed).to_json() != model.config().to_json())
+    throw Error("the run in " + fs::path(path).parent_path().string() +
+                " was made with another model (its config: " + parsed.dump() + ")");
+  if (st.step < 0 || st.total_steps < 0 || !(st.seconds >= 0) || !(st.train_seconds >= 0)) bad("counters");
 }
+
+namespace {
 
 // Keeps the lines of metrics.jsonl up to `step` (a run killed after its last checkpoint logged
 // steps that the resumed run will log again).
@@ -364,7 +388,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
                     metrics_path = o.run_dir + "/metrics.jsonl";
   Model model(cfg);
   model.precision = o.precision;
-  State st;
+  TrainState st;
   if (o.resume && fs::exists(state_path)) {
     load_state(state_path, model, st);
     trim_metrics(metrics_path, st.step);

@@ -79,6 +79,19 @@ struct TrainHooks {
 // cli::Interrupted). Returns the last report.
 TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 
+// A run's checkpoint (state.bin, bytes-train(1)): the counters, the AdamW moments and, in the file,
+// the weights, so that a resumed run continues bit for bit.
+struct TrainState {
+  int64_t step = 0, total_steps = 0;
+  uint64_t bytes = 0;
+  double seconds = 0, train_seconds = 0;
+  std::vector<float> m, v;
+};
+void save_state(const std::string& path, const Model& model, const TrainState& state);
+// Reads state.bin into model's params and state; throws Error for a file that is not one, is
+// truncated or corrupt, or was made with another model config.
+void load_state(const std::string& path, Model& model, TrainState& state);
+
 // MemAvailable of /proc/meminfo in bytes (0 when unknown).
 uint64_t available_memory();
 
