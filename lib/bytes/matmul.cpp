@@ -19,7 +19,12 @@ using dt = dnnl::memory::data_type;
 using dims = dnnl::memory::dims;
 
 dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine e = [] {
+    // oneDNN keeps its own cache of up to 1024 primitives behind ours; with shapes that change
+    // every step (the word model) it held hundreds of megabytes ours had let go. Ours decides.
+    dnnl::set_primitive_cache_capacity(0);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return e;
 }
 dnnl::stream& stream() {

@@ -210,4 +210,16 @@ case_robustness() {
   expect_exit 1 "$BYTES_SOURCE/scripts/robustness" run/model.safetensors held.txt --noise dorp
 }
 
+
+# A file size limit (a full disk, for one file) under -o: one error line, exit 1, no partial file.
+case_full_disk() {
+  head -c 3000000 /dev/urandom | base64 -w 76 >big.txt
+  if (ulimit -f 200; exec bytes-perturb -n typo:0.1 -o noisy.txt big.txt) >out 2>err; then
+    fail "output larger than the file size limit was written"
+  fi
+  expect_error_line bytes-perturb
+  grep -q 'File too large' err || fail "the error does not say why: $(cat err)"
+  [ -z "$(ls -A | grep -v -e '^big.txt$' -e '^out$' -e '^err$')" ] || fail "left files: $(ls -A)"
+}
+
 run_case "${1//-/_}"

@@ -276,4 +276,17 @@ case_man_pages() {
   done
 }
 
+
+# A file size limit (a full disk, for one file) while the dataset is written: one error line,
+# exit 1, and neither the dataset nor its temporary.
+case_full_disk() {
+  head -c 3000000 /dev/urandom | base64 -w 76 >big.txt
+  if (ulimit -f 200; exec bytes-prep -q --docs line -o d.bds big.txt) >out 2>err; then
+    fail "a dataset larger than the file size limit was written"
+  fi
+  expect_error_line bytes-prep
+  grep -q 'File too large' err || fail "the error does not say why: $(cat err)"
+  [ -z "$(ls -A | grep -v -e '^big.txt$' -e '^out$' -e '^err$')" ] || fail "left files: $(ls -A)"
+}
+
 run_case "${1//-/_}"
