@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 #include <xxhash.h>
 
+#include <sys/resource.h>
+
 #include <cstring>
 
 #include "bytes/dataset.hpp"
@@ -43,6 +45,34 @@ Written write_dataset(const std::string& path, std::mt19937_64& rng, int n_docs,
   writer.finish();
   return w;
 }
+
+template <typename T>
+T get_at(const std::string& data, size_t at) {
+  T v;
+  std::memcpy(&v, data.data() + at, sizeof v);
+  return v;
+}
+template <typename T>
+void put_at(std::string& data, size_t at, T v) {
+  std::memcpy(data.data() + at, &v, sizeof v);
+}
+
+// Caps this process's address space a little above its present size while alive, so that a
+// reader that allocates by a crafted size fails with bad_alloc instead of quietly succeeding.
+struct AddressSpaceCap {
+  rlimit saved{};
+  explicit AddressSpaceCap(uint64_t headroom) {
+    getrlimit(RLIMIT_AS, &saved);
+    std::ifstream status("/proc/self/status");
+    uint64_t vm_kib = 0;
+    for (std::string key; status >> key;)
+      if (key == "VmSize:" && status >> vm_kib) break;
+    REQUIRE(vm_kib > 0);
+    rlimit cap{vm_kib * 1024 + headroom, saved.rlim_max};
+    REQUIRE(setrlimit(RLIMIT_AS, &cap) == 0);
+  }
+  ~AddressSpaceCap() { setrlimit(RLIMIT_AS, &saved); }
+};
 
 // What every whole-file reader does: open, check every frame, read every document.
 void read_everything(const std::string& path) {
@@ -176,4 +206,33 @@ TEST_CASE("a writer that is not finished leaves no file behind") {
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 0);
   CHECK_THROWS_AS(DatasetWriter(dir / "d.bds", {3, 100, 1, {}}), UsageError);
   CHECK_THROWS_AS(DatasetWriter(dir / "d.bds", {99, 4096, 1, {}}), UsageError);
+}
+
+TEST_CASE("a crafted frame size is refused before anything is allocated by it") {
+  // Checksums stop accidents, not crafted files: this one claims a 4 GiB frame, and its index,
+  // every checksum and every sum agree with the claim.
+  TempDir dir;
+  {
+    DatasetWriter writer(dir / "d.bds", {3, 4096, 1, {}});
+    uint32_t src = writer.add_source("x");
+    for (const char* doc : {"one", "two", "three"}) {
+      writer.begin_doc(Split::train, src);
+      writer.append(doc, std::strlen(doc));
+      writer.end_doc();
+    }
+    writer.finish();
+  }
+  std::string data = testing::read_file(dir / "d.bds");
+  const uint64_t docs = get_at<uint64_t>(data, 24), tables = get_at<uint64_t>(data, 48);
+  const uint64_t tables_size = get_at<uint64_t>(data, 32) * 40 + get_at<uint64_t>(data, 56) + get_at<uint64_t>(data, 64);
+  const uint32_t claim = 0xFFFFFFF0, real = get_at<uint32_t>(data, tables + 20);
+  put_at<uint32_t>(data, tables + 20, claim);
+  const size_t last_length = data.size() - 24 + 8;  // the last document absorbs the claim
+  put_at<uint64_t>(data, last_length, get_at<uint64_t>(data, last_length) + (claim - real));
+  put_at<uint64_t>(data, 104, XXH3_64bits(data.data() + data.size() - 24 * docs, 24 * docs));
+  put_at<uint64_t>(data, 96, XXH3_64bits(data.data() + tables, tables_size));
+  put_at<uint64_t>(data, 120, XXH3_64bits(data.data(), 120));
+  testing::write_file(dir / "crafted.bds", data);
+  AddressSpaceCap cap(256 << 20);
+  CHECK_THROWS_WITH_AS(read_everything(dir / "crafted.bds"), doctest::Contains("more than the block size 4096"), Error);
 }

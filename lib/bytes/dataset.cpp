@@ -368,6 +368,17 @@ Dataset::Dataset(const std::string& path) : path_(path), file_(path), dctx_(std:
   if (hash(tables.data(), tables.size()) != get<uint64_t>(header + h_tables_checksum))
     corrupt("frame table, source list or metadata fails its checksum", tables_offset);
 
+  try {
+    meta_ = nlohmann::json::parse(tables.data() + frame_bytes + sources_size, tables.data() + tables.size());
+  } catch (const std::exception&) {
+    corrupt("metadata is not JSON", tables_offset + frame_bytes + sources_size);
+  }
+  // Frame sizes are bounded by the block size before anything is allocated by them.
+  const auto& block = meta_.is_object() && meta_.contains("block_size") ? meta_["block_size"] : nlohmann::json();
+  if (!block.is_number_unsigned() || block.get<uint64_t>() < 4096 || block.get<uint64_t>() > (64u << 20))
+    corrupt("metadata has no block_size between 4 KiB and 64 MiB", tables_offset + frame_bytes + sources_size);
+  const uint64_t block_size = block.get<uint64_t>();
+
   uint64_t expect_offset = fmt::header_size;
   uint64_t stream_end[n_splits] = {};
   for (uint64_t i = 0; i < n_frames; ++i) {
@@ -375,8 +386,13 @@ Dataset::Dataset(const std::string& path) : path_(path), file_(path), dctx_(std:
     Frame f{get<uint64_t>(r), get<uint64_t>(r + 8), get<uint64_t>(r + 24), get<uint32_t>(r + 16),
             get<uint32_t>(r + 20), Split(r[32])};
     if (r[32] >= n_splits || f.file_offset != expect_offset || f.stream_offset != stream_end[r[32]] ||
-        f.raw_size == 0 || f.compressed_size == 0 || f.compressed_size > tables_offset - f.file_offset)
+        f.raw_size == 0 || f.compressed_size == 0 || f.compressed_size > tables_offset - f.file_offset ||
+        f.compressed_size > ZSTD_compressBound(f.raw_size))
       corrupt("frame table entry " + std::to_string(i) + " is inconsistent", tables_offset + i * fmt::frame_record_size);
+    if (f.raw_size > block_size)
+      corrupt("frame table entry " + std::to_string(i) + " claims " + std::to_string(f.raw_size) +
+                  " bytes, more than the block size " + std::to_string(block_size),
+              tables_offset + i * fmt::frame_record_size);
     expect_offset += f.compressed_size;
     stream_end[r[32]] += f.raw_size;
     auto& st = stats_[r[32]];
@@ -399,12 +415,6 @@ Dataset::Dataset(const std::string& path) : path_(path), file_(path), dctx_(std:
     p += len;
   }
   if (p != end) corrupt("source list has trailing bytes", tables_offset + frame_bytes);
-  try {
-    meta_ = nlohmann::json::parse(end, end + meta_size);
-  } catch (const std::exception&) {
-    corrupt("metadata is not JSON", tables_offset + frame_bytes + sources_size);
-  }
-
   // The index is checked in one streaming pass (checksum and offsets) without keeping it.
   XXH3_state_t* index_hash = XXH3_createState();
   XXH3_64bits_reset(index_hash);
@@ -455,10 +465,10 @@ const std::vector<uint8_t>& Dataset::decode(size_t frame) const {
   file_.pread_exact(compressed_.data(), compressed_.size(), f.file_offset);
   if (hash(compressed_.data(), compressed_.size()) != f.checksum)
     corrupt("frame " + std::to_string(frame) + " fails its checksum", f.file_offset);
-  cached_.resize(f.raw_size);
   if (ZSTD_getFrameContentSize(compressed_.data(), compressed_.size()) != f.raw_size ||
       ZSTD_findFrameCompressedSize(compressed_.data(), compressed_.size()) != f.compressed_size)
     corrupt("frame " + std::to_string(frame) + " has a bad zstd frame header", f.file_offset);
+  cached_.resize(f.raw_size);
   size_t n = ZSTD_decompressDCtx(dctx_->ctx, cached_.data(), cached_.size(), compressed_.data(), compressed_.size());
   if (ZSTD_isError(n) || n != f.raw_size)
     corrupt("frame " + std::to_string(frame) + " does not decompress (" +
@@ -490,8 +500,15 @@ void Dataset::read(Split split, uint64_t offset, uint64_t n, uint8_t* out) const
 
 std::string Dataset::read_doc(uint64_t index) const {
   Doc d = doc(index);
-  std::string text(d.length, '\0');
-  read(d.split, d.offset, d.length, reinterpret_cast<uint8_t*>(text.data()));
+  // Grown a MiB at a time, so a crafted length fails at the first frame that does not hold it
+  // rather than allocating all of it up front.
+  std::string text;
+  for (uint64_t done = 0; done < d.length;) {
+    uint64_t n = std::min<uint64_t>(d.length - done, 1 << 20);
+    text.resize(size_t(done + n));
+    read(d.split, d.offset + done, n, reinterpret_cast<uint8_t*>(text.data() + done));
+    done += n;
+  }
   return text;
 }
 
