@@ -635,10 +635,14 @@ void Dataset::for_each_doc(const std::function<void(uint64_t, Doc)>& fn) const {
     for (uint64_t i = index_[b].first_doc; i < block_end(b); ++i) fn(i, index_block(b)[i - index_[b].first_doc]);
 }
 
+// One frame kept per split: documents in input order alternate between splits, and with one
+// frame kept for all, reading them in that order decoded a whole frame for nearly every document.
 const std::vector<uint8_t>& Dataset::decode(size_t frame) const {
-  if (frame == cached_frame_) return cached_;
   const Frame& f = frames_[frame];
-  cached_frame_ = SIZE_MAX;
+  size_t& cached_frame = cached_frame_[int(f.split)];
+  std::vector<uint8_t>& cached = cached_[int(f.split)];
+  if (frame == cached_frame) return cached;
+  cached_frame = SIZE_MAX;
   compressed_.resize(f.compressed_size);
   file_.pread_exact(compressed_.data(), compressed_.size(), f.file_offset);
   if (hash(compressed_.data(), compressed_.size()) != f.checksum)
@@ -646,14 +650,14 @@ const std::vector<uint8_t>& Dataset::decode(size_t frame) const {
   if (ZSTD_getFrameContentSize(compressed_.data(), compressed_.size()) != f.raw_size ||
       ZSTD_findFrameCompressedSize(compressed_.data(), compressed_.size()) != f.compressed_size)
     corrupt("frame " + std::to_string(frame) + " has a bad zstd frame header", f.file_offset);
-  cached_.resize(f.raw_size);
-  size_t n = ZSTD_decompressDCtx(dctx_->ctx, cached_.data(), cached_.size(), compressed_.data(), compressed_.size());
+  cached.resize(f.raw_size);
+  size_t n = ZSTD_decompressDCtx(dctx_->ctx, cached.data(), cached.size(), compressed_.data(), compressed_.size());
   if (ZSTD_isError(n) || n != f.raw_size)
     corrupt("frame " + std::to_string(frame) + " does not decompress (" +
                 (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size") + ")",
             f.file_offset);
-  cached_frame_ = frame;
-  return cached_;
+  cached_frame = frame;
+  return cached;
 }
 
 void Dataset::read(Split split, uint64_t offset, uint64_t n, uint8_t* out) const {

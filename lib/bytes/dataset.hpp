@@ -101,8 +101,8 @@ class Dataset {
   uint64_t file_size() const { return file_size_; }
   const std::string& path() const { return path_; }
 
-  // Copies n bytes from offset of split's stream into out. Keeps the last frame decoded, so
-  // nearby reads are cheap; not safe to call from several threads on one object.
+  // Copies n bytes from offset of split's stream into out. Keeps the last frame decoded of each
+  // split, so nearby reads are cheap; not safe to call from several threads on one object.
   void read(Split split, uint64_t offset, uint64_t n, uint8_t* out) const;
   std::string read_doc(uint64_t index) const;
   // Calls fn for each frame of split in stream order with its decoded bytes.
@@ -132,8 +132,8 @@ class Dataset {
   std::vector<std::string> sources_;
   nlohmann::json meta_;
   SplitStats stats_[n_splits];
-  mutable size_t cached_frame_ = SIZE_MAX, cached_block_ = SIZE_MAX;
-  mutable std::vector<uint8_t> cached_;
+  mutable size_t cached_frame_[n_splits] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, cached_block_ = SIZE_MAX;
+  mutable std::vector<uint8_t> cached_[n_splits];
   mutable std::vector<Doc> block_docs_;
   mutable std::vector<uint8_t> compressed_, index_raw_;
   struct ZstdDctx;
