@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 #include <xxhash.h>
+#include <zstd.h>
+
+#include <sys/resource.h>
 
 #include <cstring>
 
@@ -44,11 +47,73 @@ Written write_dataset(const std::string& path, std::mt19937_64& rng, int n_docs,
   return w;
 }
 
+template <typename T>
+T get_at(const std::string& data, size_t at) {
+  T v;
+  std::memcpy(&v, data.data() + at, sizeof v);
+  return v;
+}
+template <typename T>
+void put_at(std::string& data, size_t at, T v) {
+  std::memcpy(data.data() + at, &v, sizeof v);
+}
+
+// Caps this process's address space a little above its present size while alive, so that a
+// reader that allocates by a crafted size fails with bad_alloc instead of quietly succeeding.
+struct AddressSpaceCap {
+  rlimit saved{};
+  explicit AddressSpaceCap(uint64_t headroom) {
+    getrlimit(RLIMIT_AS, &saved);
+    std::ifstream status("/proc/self/status");
+    uint64_t vm_kib = 0;
+    for (std::string key; status >> key;)
+      if (key == "VmSize:" && status >> vm_kib) break;
+    REQUIRE(vm_kib > 0);
+    rlimit cap{vm_kib * 1024 + headroom, saved.rlim_max};
+    REQUIRE(setrlimit(RLIMIT_AS, &cap) == 0);
+  }
+  ~AddressSpaceCap() { setrlimit(RLIMIT_AS, &saved); }
+};
+
 // What every whole-file reader does: open, check every frame, read every document.
 void read_everything(const std::string& path) {
   Dataset ds(path);
   ds.verify();
-  for (uint64_t i = 0; i < ds.docs(); ++i) ds.read_doc(i);
+  ds.for_each_doc([&](uint64_t i, Dataset::Doc) { ds.read_doc(i); });
+}
+
+// Every byte flipped (three ways) and every prefix: each must fail to read, naming the file.
+void expect_every_flip_and_cut_detected(const std::string& good, const std::string& bad) {
+  int undetected_flips = 0, undetected_cuts = 0;
+  for (size_t at = 0; at < good.size(); ++at) {
+    for (unsigned char mask : {0x01, 0x80, 0xff}) {
+      std::string flipped = good;
+      flipped[at] = char(flipped[at] ^ mask);
+      testing::write_file(bad, flipped);
+      try {
+        read_everything(bad);
+        ++undetected_flips;
+        MESSAGE("flip at byte " << at << " went unnoticed");
+      } catch (const Error& e) {
+        CHECK(std::string(e.what()).find(bad) != std::string::npos);
+      }
+    }
+  }
+  for (size_t len = 0; len < good.size(); ++len) {
+    testing::write_file(bad, good.substr(0, len));
+    try {
+      read_everything(bad);
+      ++undetected_cuts;
+    } catch (const Error& e) {
+      std::string what = e.what();
+      CHECK(what.find(bad) != std::string::npos);
+      if (len >= 8) CHECK(what.find("truncated") != std::string::npos);
+    }
+  }
+  CHECK(undetected_flips == 0);
+  CHECK(undetected_cuts == 0);
+  testing::write_file(bad, good + "x");
+  CHECK_THROWS_WITH_AS(read_everything(bad), doctest::Contains("unexpected bytes at its end"), Error);
 }
 
 }  // namespace
@@ -87,6 +152,86 @@ TEST_CASE("documents come back exactly, whole and by random access") {
   }
 }
 
+TEST_CASE("a large index: blocks of documents, walked in order and at random") {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  const uint64_t n = 2 * uint64_t(dataset_format::index_block_docs) + 1234;  // two whole index blocks and a part
+  std::vector<Dataset::Doc> want;
+  uint64_t stream[n_splits] = {};
+  {
+    DatasetWriter writer(dir / "d.bds", {3, 4096, 1, {}});
+    for (int i = 0; i < 300; ++i) writer.add_source(std::to_string(i));
+    uint32_t source = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      Split s = Split(rng() % 3);
+      if (rng() % 100 == 0) source = uint32_t(rng() % 300);  // runs of one source, jumps both ways
+      std::string doc = testing::random_bytes(rng, rng() % 20, 4);
+      writer.begin_doc(s, source);
+      writer.append(doc.data(), doc.size());
+      writer.end_doc();
+      want.push_back({s, source, stream[int(s)], doc.size()});
+      stream[int(s)] += doc.size();
+    }
+    writer.finish();
+  }
+  Dataset ds(dir / "d.bds");
+  REQUIRE(ds.docs() == n);
+  auto same = [](const Dataset::Doc& a, const Dataset::Doc& b) {
+    return a.split == b.split && a.source == b.source && a.offset == b.offset && a.length == b.length;
+  };
+  uint64_t seen = 0, compressed = 0;
+  ds.for_each_doc([&](uint64_t i, Dataset::Doc d) {
+    REQUIRE(i == seen++);
+    REQUIRE(same(d, want[i]));
+  });
+  CHECK(seen == n);
+  for (int k = 0; k < 2000; ++k) {
+    uint64_t i = rng() % n;
+    REQUIRE(same(ds.doc(i), want[i]));
+  }
+  // The index costs about a byte a document (4.3 bits of length, 1.6 of split here), not 24.
+  for (int s = 0; s < n_splits; ++s) compressed += ds.stats(Split(s)).compressed;
+  CHECK(ds.file_size() - compressed < 2 * n);
+}
+
+TEST_CASE("a version 1 file is still read") {
+  // Written by bytes-prep 0.1.0 (version 1): --docs line --val 0.3 --test 0.3 of a.txt
+  // "alpha\nbeta\n\ngamma\ndelta\n" and b.txt "epsilon\nzeta\neta\ntheta\n".
+  const char* hex =
+    "8942595445530d0a0100000080000000c702000000000000090000000000000003000000000000000200000000000000"
+    "cd0000000000000012000000000000009800000000000000010000000000000001000000000000000700000000000000"
+    "978c001975af69c2cc63ef9633181ba700000000000000003e4c7455e9c0916128b52ffd2405290000616c7068614858"
+    "da1d28b52ffd240529000067616d6d61f81f801a28b52ffd241ce100006265746164656c7461657073696c6f6e7a6574"
+    "61657461746865746141be19788000000000000000000000000000000012000000050000008b0a2d9b067ee630000000"
+    "0000000000920000000000000000000000000000001200000005000000b780cfe4dc85b2810100000000000000a40000"
+    "00000000000000000000000000290000001c000000e067a8da2be085c2020000000000000005000000612e7478740500"
+    "0000622e7478747b22626c6f636b5f73697a65223a343139343330342c22637265617465645f6279223a226279746573"
+    "20302e312e30222c226465647570223a66616c73652c2264656c696d69746572223a5b31305d2c22646f635f6d6f6465"
+    "223a226c696e65222c22746573745f6672616374696f6e223a302e332c2276616c5f6672616374696f6e223a302e332c"
+    "227a7374645f6c6576656c223a337d000000000000000005000000000000000000000000000000000000000000000004"
+    "000000000000000000000002000000040000000000000000000000000000000000000002000000000000000000000005"
+    "000000000000000000000001000000040000000000000005000000000000000000000002000000090000000000000007"
+    "000000000000000100000002000000100000000000000004000000000000000100000002000000140000000000000003"
+    "000000000000000100000002000000170000000000000005000000000000000100000002000000";
+  std::string v1;
+  for (const char* p = hex; *p; p += 2) v1 += char(std::stoi(std::string(p, 2), nullptr, 16));
+  TempDir dir;
+  testing::write_file(dir / "v1.bds", v1);
+  Dataset ds(dir / "v1.bds");
+  CHECK(ds.version() == 1);
+  REQUIRE(ds.docs() == 9);
+  const char* text[] = {"alpha", "beta", "", "gamma", "delta", "epsilon", "zeta", "eta", "theta"};
+  const Split split[] = {Split::train, Split::test, Split::test, Split::val, Split::test,
+                         Split::test, Split::test, Split::test, Split::test};
+  for (uint64_t i = 0; i < 9; ++i) {
+    CHECK(ds.read_doc(i) == text[i]);
+    CHECK(ds.doc(i).split == split[i]);
+    CHECK(ds.source(ds.doc(i).source) == (i < 5 ? "a.txt" : "b.txt"));
+  }
+  CHECK(ds.stats(Split::test).docs == 7);
+  expect_every_flip_and_cut_detected(v1, dir / "bad.bds");
+}
+
 TEST_CASE("the file is the same for any number of compression threads") {
   TempDir dir;
   std::mt19937_64 a(7), b(7);
@@ -112,37 +257,7 @@ TEST_CASE("every flipped byte and every truncation is detected") {
   const std::string good = testing::read_file(dir / "d.bds");
   REQUIRE(good.size() > 200);
   read_everything(dir / "d.bds");
-  const std::string bad = dir / "bad.bds";
-  int undetected_flips = 0, undetected_cuts = 0;
-  for (size_t at = 0; at < good.size(); ++at) {
-    for (unsigned char mask : {0x01, 0x80, 0xff}) {
-      std::string flipped = good;
-      flipped[at] = char(flipped[at] ^ mask);
-      testing::write_file(bad, flipped);
-      try {
-        read_everything(bad);
-        ++undetected_flips;
-        MESSAGE("flip at byte " << at << " went unnoticed");
-      } catch (const Error& e) {
-        CHECK(std::string(e.what()).find(bad) != std::string::npos);
-      }
-    }
-  }
-  for (size_t len = 0; len < good.size(); ++len) {
-    testing::write_file(bad, good.substr(0, len));
-    try {
-      read_everything(bad);
-      ++undetected_cuts;
-    } catch (const Error& e) {
-      std::string what = e.what();
-      CHECK(what.find(bad) != std::string::npos);
-      if (len >= 8) CHECK(what.find("truncated") != std::string::npos);
-    }
-  }
-  CHECK(undetected_flips == 0);
-  CHECK(undetected_cuts == 0);
-  testing::write_file(bad, good + "x");
-  CHECK_THROWS_WITH_AS(read_everything(bad), doctest::Contains("unexpected bytes at its end"), Error);
+  expect_every_flip_and_cut_detected(good, dir / "bad.bds");
 }
 
 TEST_CASE("wrong magic and wrong versions are named as such") {
@@ -151,12 +266,10 @@ TEST_CASE("wrong magic and wrong versions are named as such") {
   write_dataset(dir / "d.bds", rng, 5, 4096, 1);
   std::string data = testing::read_file(dir / "d.bds");
   // A later version with a valid header checksum: the reader must refuse by version, not by checksum.
-  uint32_t version = 2;
-  std::memcpy(data.data() + 8, &version, 4);
-  uint64_t sum = XXH3_64bits(data.data(), 120);
-  std::memcpy(data.data() + 120, &sum, 8);
-  testing::write_file(dir / "v2.bds", data);
-  CHECK_THROWS_WITH_AS(Dataset(dir / "v2.bds"), doctest::Contains("unsupported dataset version 2"), Error);
+  put_at<uint32_t>(data, 8, 3);
+  put_at<uint64_t>(data, 120, XXH3_64bits(data.data(), 120));
+  testing::write_file(dir / "v3.bds", data);
+  CHECK_THROWS_WITH_AS(Dataset(dir / "v3.bds"), doctest::Contains("unsupported dataset version 3"), Error);
   testing::write_file(dir / "text.bds", "hello, this is not a dataset at all, just text\n");
   CHECK_THROWS_WITH_AS(Dataset(dir / "text.bds"), doctest::Contains("not a bytes dataset"), Error);
   testing::write_file(dir / "empty.bds", "");
@@ -176,4 +289,45 @@ TEST_CASE("a writer that is not finished leaves no file behind") {
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 0);
   CHECK_THROWS_AS(DatasetWriter(dir / "d.bds", {3, 100, 1, {}}), UsageError);
   CHECK_THROWS_AS(DatasetWriter(dir / "d.bds", {99, 4096, 1, {}}), UsageError);
+}
+
+TEST_CASE("a crafted frame size is refused before anything is allocated by it") {
+  // Checksums stop accidents, not crafted files: this one claims a 4 GiB frame, and its index,
+  // every checksum and every sum agree with the claim.
+  TempDir dir;
+  {
+    DatasetWriter writer(dir / "d.bds", {3, 4096, 1, {}});
+    uint32_t src = writer.add_source("x");
+    for (const char* doc : {"one", "two", "three"}) {
+      writer.begin_doc(Split::train, src);
+      writer.append(doc, std::strlen(doc));
+      writer.end_doc();
+    }
+    writer.finish();
+  }
+  std::string data = testing::read_file(dir / "d.bds");
+  REQUIRE(get_at<uint64_t>(data, 32) == 1);   // one frame
+  REQUIRE(get_at<uint64_t>(data, 104) == 1);  // one index block
+  const uint64_t tables = get_at<uint64_t>(data, 48), block_record = tables + 40;
+  const uint64_t tables_size = 40 + 56 + get_at<uint64_t>(data, 56) + get_at<uint64_t>(data, 64);
+  const uint32_t claim = 0xFFFFFFF0;
+  put_at<uint32_t>(data, tables + 20, claim);
+  // The index block, rewritten so that the last document absorbs the claim: split, length and
+  // source columns.
+  std::string raw = {0, 0, 0, 3, 3};
+  for (uint64_t v = claim - 3 - 3; v; v >>= 7) raw += char(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+  raw += std::string(3, '\0');
+  std::string block(ZSTD_compressBound(raw.size()), '\0');
+  block.resize(ZSTD_compress(block.data(), block.size(), raw.data(), raw.size(), 3));
+  data.resize(get_at<uint64_t>(data, block_record));
+  data += block;
+  put_at<uint32_t>(data, block_record + 40, uint32_t(block.size()));
+  put_at<uint32_t>(data, block_record + 44, uint32_t(raw.size()));
+  put_at<uint64_t>(data, block_record + 48, XXH3_64bits(block.data(), block.size()));
+  put_at<uint64_t>(data, 16, data.size());
+  put_at<uint64_t>(data, 96, XXH3_64bits(data.data() + tables, tables_size));
+  put_at<uint64_t>(data, 120, XXH3_64bits(data.data(), 120));
+  testing::write_file(dir / "crafted.bds", data);
+  AddressSpaceCap cap(256 << 20);
+  CHECK_THROWS_WITH_AS(read_everything(dir / "crafted.bds"), doctest::Contains("more than the block size 4096"), Error);
 }

@@ -37,8 +37,7 @@ int list(const std::string& path, bool per_doc, const cli::Common& common) {
     write_stdout(prep::split_table(splits));
   }
   if (per_doc) {
-    for (uint64_t i = 0; i < ds.docs(); ++i) {
-      auto d = ds.doc(i);
+    ds.for_each_doc([&](uint64_t i, Dataset::Doc d) {
       if (common.json) {
         nlohmann::json j = {{"doc", i}, {"split", split_name(d.split)}, {"bytes", d.length}, {"source", ds.source(d.source)}};
         write_stdout(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -46,7 +45,7 @@ int list(const std::string& path, bool per_doc, const cli::Common& common) {
         write_stdout(std::to_string(i) + "\t" + split_name(d.split) + "\t" + std::to_string(d.length) + "\t" +
                      ds.source(d.source) + "\n");
       }
-    }
+    });
   }
   return cli::ok;
 }
@@ -59,9 +58,8 @@ int cat(const std::string& path, const std::string& split, const std::vector<uin
   else if (!delimiter_flag.empty()) delimiter = cli::unescape(delimiter_flag);
   else if (use_delimiter && ds.meta().contains("delimiter"))
     for (int c : ds.meta()["delimiter"]) delimiter += char(c);
-  auto put_doc = [&](uint64_t i) {
-    auto d = ds.doc(i);
-    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(d.length, 1 << 20)));
+  std::vector<uint8_t> buf(1 << 20);
+  auto put_doc = [&](const Dataset::Doc& d) {
     for (uint64_t off = 0; off < d.length; off += buf.size()) {
       size_t n = size_t(std::min<uint64_t>(buf.size(), d.length - off));
       ds.read(d.split, d.offset + off, n, buf.data());
@@ -71,13 +69,14 @@ int cat(const std::string& path, const std::string& split, const std::vector<uin
     write_stdout(delimiter);
   };
   if (!docs.empty()) {
-    for (uint64_t i : docs) put_doc(i);
+    for (uint64_t i : docs) put_doc(ds.doc(i));
     return cli::ok;
   }
-  for (uint64_t i = 0; i < ds.docs(); ++i) {
-    if (split != "all" && ds.doc(i).split != parse_split(split)) continue;
-    put_doc(i);
-  }
+  const bool all = split == "all";
+  const Split only = all ? Split::train : parse_split(split);
+  ds.for_each_doc([&](uint64_t, Dataset::Doc d) {
+    if (all || d.split == only) put_doc(d);
+  });
   return cli::ok;
 }
 

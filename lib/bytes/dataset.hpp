@@ -4,6 +4,10 @@
 // Each split's documents are concatenated, in input order, into that split's byte stream; the
 // stream is cut into frames of at most block_size bytes, so a document may span frames and a
 // frame may hold many documents. Readers random-access any range of a split's stream.
+//
+// The index is compressed in blocks of documents (split, length and source columns); offsets are
+// derived from the lengths, so a short document costs about a byte of index, not 24 as in
+// version 1 (which is still read).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -29,10 +33,12 @@ struct SplitStats {
 
 namespace dataset_format {
 inline constexpr char magic[8] = {'\x89', 'B', 'Y', 'T', 'E', 'S', '\r', '\n'};
-inline constexpr uint32_t version = 1;
+inline constexpr uint32_t version = 2;
 inline constexpr uint32_t header_size = 128;
 inline constexpr uint32_t frame_record_size = 40;
-inline constexpr uint32_t doc_record_size = 24;
+inline constexpr uint32_t index_record_size = 56;      // one per index block
+inline constexpr uint32_t index_block_docs = 1 << 16;  // documents in an index block, at most
+inline constexpr uint32_t v1_doc_record_size = 24;     // version 1's index: one record a document
 }  // namespace dataset_format
 
 class DatasetWriter {
@@ -82,7 +88,12 @@ class Dataset {
   ~Dataset();
 
   uint64_t docs() const { return n_docs_; }
+  // Decodes the index block holding document index, and keeps it: walking documents in order
+  // decodes each block once. Not safe to call from several threads on one object.
   Doc doc(uint64_t index) const;
+  // Calls fn(index, doc) for every document in order.
+  void for_each_doc(const std::function<void(uint64_t, Doc)>& fn) const;
+  uint32_t version() const { return version_; }
   const std::string& source(uint32_t id) const { return sources_.at(id); }
   size_t sources() const { return sources_.size(); }
   const SplitStats& stats(Split split) const { return stats_[int(split)]; }
@@ -90,8 +101,8 @@ class Dataset {
   uint64_t file_size() const { return file_size_; }
   const std::string& path() const { return path_; }
 
-  // Copies n bytes from offset of split's stream into out. Keeps the last frame decoded, so
-  // nearby reads are cheap; not safe to call from several threads on one object.
+  // Copies n bytes from offset of split's stream into out. Keeps the last frame decoded of each
+  // split, so nearby reads are cheap; not safe to call from several threads on one object.
   void read(Split split, uint64_t offset, uint64_t n, uint8_t* out) const;
   std::string read_doc(uint64_t index) const;
   // Calls fn for each frame of split in stream order with its decoded bytes.
@@ -100,20 +111,31 @@ class Dataset {
   void verify() const;
 
  private:
+  // Where a block of the index lies and the split offsets its first document starts from. A
+  // version 1 file is read as blocks of uncompressed records (no checksum of their own).
+  struct IndexBlock {
+    uint64_t file_offset, checksum, first_doc, stream_offset[n_splits];
+    uint32_t compressed_size, raw_size;
+  };
   const std::vector<uint8_t>& decode(size_t frame) const;
+  const std::vector<Doc>& index_block(size_t block) const;
+  uint64_t block_end(size_t block) const;
   [[noreturn]] void corrupt(const std::string& what, uint64_t at) const;
 
   std::string path_;
   InputFile file_;
-  uint64_t file_size_ = 0, n_docs_ = 0, index_offset_ = 0;
+  uint32_t version_ = 0;
+  uint64_t file_size_ = 0, n_docs_ = 0;
   std::vector<Frame> frames_;
+  std::vector<IndexBlock> index_;
   std::vector<size_t> split_frames_[n_splits];  // frame numbers of each split, in stream order
   std::vector<std::string> sources_;
   nlohmann::json meta_;
   SplitStats stats_[n_splits];
-  mutable size_t cached_frame_ = SIZE_MAX;
-  mutable std::vector<uint8_t> cached_;
-  mutable std::vector<uint8_t> compressed_;
+  mutable size_t cached_frame_[n_splits] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, cached_block_ = SIZE_MAX;
+  mutable std::vector<uint8_t> cached_[n_splits];
+  mutable std::vector<Doc> block_docs_;
+  mutable std::vector<uint8_t> compressed_, index_raw_;
   struct ZstdDctx;
   std::unique_ptr<ZstdDctx> dctx_;
 };

@@ -30,10 +30,9 @@ namespace fs = std::filesystem;
 
 Sampler::Sampler(const Dataset& ds, Split split, uint64_t memory_limit) : ds_(ds), split_(split) {
   bytes_ = ds.stats(split).bytes;
-  for (uint64_t i = 0; i < ds.docs(); ++i) {
-    auto d = ds.doc(i);
+  ds.for_each_doc([&](uint64_t, Dataset::Doc d) {
     if (d.split == split) starts_.push_back(d.offset);
-  }
+  });
   if (starts_.empty() || bytes_ == 0)
     throw Error(std::string("the ") + split_name(split) + " split of " + ds.path() + " has no bytes to train on");
   if (bytes_ <= memory_limit) {
