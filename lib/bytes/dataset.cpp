@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "bytes/error.hpp"
+#include "bytes/hash.hpp"
 #include "bytes_version.hpp"
 
 namespace bytes {
@@ -341,16 +342,14 @@ void DatasetWriter::finish() {
       tables_offset + m.frame_table.size() + m.index_table.size() + sources.size() + meta_text.size();
   for (size_t at = 0; at < m.index_table.size(); at += fmt::index_record_size)
     put<uint64_t>(&m.index_table[at] + b_file_offset, get<uint64_t>(&m.index_table[at] + b_file_offset) + index_offset);
-  XXH3_state_t* tables_hash = XXH3_createState();
-  XXH3_64bits_reset(tables_hash);
+  Xxh3 tables_hash;
   for (const auto* part : {&m.frame_table, &m.index_table, &sources}) {
-    XXH3_64bits_update(tables_hash, part->data(), part->size());
+    tables_hash.update(part->data(), part->size());
     m.out.write(part->data(), part->size());
   }
-  XXH3_64bits_update(tables_hash, meta_text.data(), meta_text.size());
+  tables_hash.update(meta_text.data(), meta_text.size());
   m.out.write(meta_text);
-  uint64_t tables_checksum = XXH3_64bits_digest(tables_hash);
-  XXH3_freeState(tables_hash);
+  const uint64_t tables_checksum = tables_hash.digest();
 
   // Copy the spilled index blocks to the end of the file.
   std::rewind(m.index_spill);
@@ -523,8 +522,7 @@ Dataset::Dataset(const std::string& path) : path_(path), file_(path), dctx_(std:
 
   // One pass over the index: each block starts where the one before left every split, and the
   // documents fill each split's stream exactly (index_block checks the documents within a block).
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> v1_hash(XXH3_createState(), XXH3_freeState);
-  XXH3_64bits_reset(v1_hash.get());
+  Xxh3 v1_hash;
   uint64_t split_docs[n_splits] = {}, next[n_splits] = {};
   for (size_t b = 0; b < index_.size(); ++b) {
     if (version_ == 1) std::copy(next, next + n_splits, index_[b].stream_offset);
@@ -535,9 +533,9 @@ Dataset::Dataset(const std::string& path) : path_(path), file_(path), dctx_(std:
       next[int(d.split)] = d.offset + d.length;
       split_docs[int(d.split)]++;
     }
-    if (version_ == 1) XXH3_64bits_update(v1_hash.get(), index_raw_.data(), index_raw_.size());
+    if (version_ == 1) v1_hash.update(index_raw_.data(), index_raw_.size());
   }
-  if (version_ == 1 && XXH3_64bits_digest(v1_hash.get()) != get<uint64_t>(header + h_index))
+  if (version_ == 1 && v1_hash.digest() != get<uint64_t>(header + h_index))
     corrupt("document index fails its checksum", index_offset);
   for (int s = 0; s < n_splits; ++s) {
     if (next[s] != stream_end[s] || split_docs[s] != get<uint64_t>(header + h_split_docs + 8 * s))

@@ -17,6 +17,7 @@
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
 #include "bytes/eval.hpp"
+#include "bytes/hash.hpp"
 #include "bytes/io.hpp"
 #include "bytes/progress.hpp"
 #include "bytes/words.hpp"
@@ -172,11 +173,10 @@ constexpr uint64_t state_head = 16, state_counters = 48;
 
 void save_state(const std::string& path, const Model& model, const TrainState& st) {
   AtomicFile out(path);
-  XXH3_state_t* h = XXH3_createState();
-  XXH3_64bits_reset(h);
+  Xxh3 h;
   auto put = [&](const void* p, size_t n) {
     out.write(p, n);
-    XXH3_64bits_update(h, p, n);
+    h.update(p, n);
   };
   uint64_t n = uint64_t(model.n_params());
   std::string config = model.config().to_json().dump();
@@ -194,8 +194,7 @@ void save_state(const std::string& path, const Model& model, const TrainState& s
   put(model.params.data(), n * 4);
   put(st.m.data(), n * 4);
   put(st.v.data(), n * 4);
-  uint64_t sum = XXH3_64bits_digest(h);
-  XXH3_freeState(h);
+  uint64_t sum = h.digest();
   out.write(&sum, 8);
   out.commit(true);
 }
@@ -218,20 +217,15 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
     throw Error("unsupported training state version " + std::to_string(version) + ": " + path);
   const uint64_t n = uint64_t(model.n_params()), want = state_head + config_len + state_counters + 12 * n + 8;
   if (config_len > size || size != want) bad("its size does not fit this model: truncated or corrupt");
-  XXH3_state_t* h = XXH3_createState();
-  struct Free {
-    XXH3_state_t* h;
-    ~Free() { XXH3_freeState(h); }
-  } free_h{h};
-  XXH3_64bits_reset(h);
-  XXH3_64bits_update(h, head, sizeof head);
+  Xxh3 h;
+  h.update(head, sizeof head);
   uint64_t at = state_head;
   auto get = [&](void* p, size_t k) {
     // In slices, so the checksum and the copy read each slice while it is in cache.
     for (size_t done = 0; done < k;) {
       const size_t take = std::min<size_t>(k - done, 16 << 20);
       in.pread_exact(static_cast<uint8_t*>(p) + done, take, at);
-      XXH3_64bits_update(h, static_cast<uint8_t*>(p) + done, take);
+      h.update(static_cast<uint8_t*>(p) + done, take);
       at += take;
       done += take;
     }
@@ -253,7 +247,7 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
   get(st.v.data(), n * 4);
   uint64_t sum;
   in.pread_exact(&sum, 8, at);
-  if (XXH3_64bits_digest(h) != sum) bad("checksum mismatch: truncated or corrupt");
+  if (h.digest() != sum) bad("checksum mismatch: truncated or corrupt");
   // Checked after the checksum: an accident is reported as one, not as another model.
   nlohmann::json parsed;
   try {
