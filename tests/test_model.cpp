@@ -375,3 +375,19 @@ TEST_CASE("models save and load exactly, and bad files are refused by name") {
   CHECK_THROWS_WITH_AS(load_model(dir / "v2.safetensors"), doctest::Contains("unsupported model format version 2"), Error);
   CHECK_THROWS_AS(Model(Config::flat(100, 1, 16)), Error);  // heads must be 64 wide
 }
+
+TEST_CASE("memory estimate: the word model's activations follow the mean word length; sizing allocates nothing") {
+  const Config cfg = Config::word(256, 4, 64, 256, 1, 256, 2);
+  const Model sizes(cfg, false);  // what bytes-train sizes memory with: no parameters or gradients
+  CHECK(sizes.params.empty());
+  CHECK(sizes.grads.empty());
+  CHECK(sizes.n_params() > 0);
+  const uint64_t at_cap = sizes.activation_bytes(32, 64), english = sizes.activation_bytes(32, 64, 5.5);
+  // Every word at the 32-byte cap was the old bound: about five times what English text needs.
+  CHECK(english * 3 < at_cap);
+  CHECK(sizes.activation_bytes(32, 64, 11) > english);
+  CHECK(sizes.activation_bytes(32, 64, 1000) == at_cap);  // never past the cap
+  // The flat model's does not depend on words.
+  const Model flat(Config::flat(256, 4, 256), false);
+  CHECK(flat.activation_bytes(8, 256, 5.5) == flat.activation_bytes(8, 256));
+}
