@@ -1,5 +1,6 @@
 #include "bytes/eval.hpp"
 
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getCParams: the level's window
 #include <zstd.h>
 
 #include <algorithm>
@@ -222,7 +223,10 @@ size_t zstd_check(size_t r) {
 
 }  // namespace
 
-ZstdCounter::ZstdCounter(int level) : cctx_(ZSTD_createCCtx()), level_(level), buf_(ZSTD_CStreamOutSize()) {
+ZstdCounter::ZstdCounter(int level)
+    : cctx_(ZSTD_createCCtx()),
+      level_(level),
+      window_(size_t(1) << ZSTD_getCParams(level, ZSTD_CONTENTSIZE_UNKNOWN, 0).windowLog) {
   if (!cctx_) throw Error("zstd failed: out of memory");
   zstd_check(ZSTD_CCtx_setParameter(static_cast<ZSTD_CCtx*>(cctx_), ZSTD_c_compressionLevel, level));
 }
@@ -242,12 +246,29 @@ void ZstdCounter::compress(const uint8_t* data, size_t n, bool end) {
 
 void ZstdCounter::push(const uint8_t* data, size_t n) {
   in_ += n;
+  if (!streaming_) {
+    if (held_.size() + n <= window_) {
+      held_.insert(held_.end(), data, data + n);
+      return;
+    }
+    // Longer than the window: the length no longer changes zstd's parameters, so stream it.
+    streaming_ = true;
+    buf_.resize(ZSTD_CStreamOutSize());
+    compress(held_.data(), held_.size(), false);
+    std::vector<uint8_t>().swap(held_);
+  }
   compress(data, n, false);
 }
 
 double ZstdCounter::bpb() {
   if (in_ == 0) return 0;
-  if (!ended_) compress(nullptr, 0, true);
+  if (!ended_ && streaming_) {
+    compress(nullptr, 0, true);
+  } else if (!ended_) {
+    buf_.resize(ZSTD_compressBound(held_.size()));
+    out_ = zstd_check(ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), buf_.data(), buf_.size(), held_.data(),
+                                        held_.size(), level_));
+  }
   ended_ = true;
   return 8.0 * double(out_) / double(in_);
 }

@@ -84,8 +84,11 @@ struct Scorer {
   std::vector<double> bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top = nullptr);
 };
 
-// zstd's compressed size of a stream of bytes of unknown length, counted as they pass (nothing
-// is kept): the floor a model must beat, in bounded memory.
+// zstd's compressed size of a stream of bytes, counted as they pass: the floor a model must beat,
+// in bounded memory. zstd sizes its tables to an input of known length below the level's window,
+// so input is held until it passes the window (then streamed, with the parameters of any longer
+// input) or ends (then compressed whole, as zstd FILE does): the result depends on the bytes
+// only, not on how they arrive.
 class ZstdCounter {
  public:
   explicit ZstdCounter(int level = 19);
@@ -102,12 +105,13 @@ class ZstdCounter {
   void compress(const uint8_t* data, size_t n, bool end);
   void* cctx_;
   int level_;
+  size_t window_;
   uint64_t in_ = 0, out_ = 0;
-  bool ended_ = false;
-  std::vector<uint8_t> buf_;
+  bool streaming_ = false, ended_ = false;
+  std::vector<uint8_t> held_, buf_;
 };
 
-// zstd's bits per byte on these bytes as one stream (ZstdCounter's).
+// zstd's bits per byte on these bytes (ZstdCounter's).
 double zstd_bpb(const uint8_t* data, size_t n, int level = 19);
 
 }  // namespace bytes
