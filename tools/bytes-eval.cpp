@@ -127,10 +127,7 @@ int main(int argc, char** argv) {
     if (!dataset.empty()) {
       Dataset ds(dataset);
       Split s = parse_split(split);
-      uint64_t planned = 0;
-      for (uint64_t i = 0; i < ds.docs(); ++i)
-        if (ds.doc(i).split == s) planned += ds.doc(i).length;
-      bar.set_total(std::min(planned, limit));
+      bar.set_total(std::min(ds.stats(s).bytes, limit));
       for (uint64_t i = 0; i < ds.docs() && total < limit; ++i) {
         const Dataset::Doc d = ds.doc(i);
         if (d.split != s) continue;
