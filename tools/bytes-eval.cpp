@@ -56,10 +56,10 @@ int main(int argc, char** argv) {
       throw UsageError("no input given and stdin is a terminal (name a file, or --data)");
     uint64_t limit = max_bytes.empty() ? UINT64_MAX : cli::parse_size(max_bytes);
     Model model = load_model(model_path);
-    Scorer scorer{model, stride, 16};
     const int64_t used_stride = window_stride(model.config(), stride);
 
     if (conditional) {
+      Scorer scorer{model, stride, 16};
       LineReader lines(input);  // scored as they arrive: a pipe of pairs need not end first
       double total_bits = 0;
       uint64_t total_bytes = 0, targets = 0;
@@ -93,63 +93,79 @@ int main(int argc, char** argv) {
       return int(cli::ok);
     }
 
-    std::vector<std::string> docs;
+    // Documents are scored as they are read, a chunk at a time: memory is bounded by the model
+    // and its windows, not the input.
+    double bits = 0;
+    uint64_t total = 0, docs = 0;
+    StreamScorer scorer(model, stride, 16, [&](const ScoredByte& s) {
+      bits += s.bits;
+      if (!per_byte) return;
+      if (common.json)
+        write_stdout(nlohmann::ordered_json{{"offset", total + s.offset}, {"byte", s.byte}, {"bits", round6(s.bits)},
+                                            {"top", s.top}}.dump() + "\n");
+      else
+        write_stdout(std::to_string(total + s.offset) + "\t" + std::to_string(s.byte) + "\t" + fixed4(s.bits) + "\t" +
+                     std::to_string(s.top) + "\n");
+    });
+    ZstdCounter floor(19);
+    Progress bar("eval", 0);
+    std::vector<uint8_t> buf(1 << 16);
+    uint64_t in_doc = 0;  // bytes of the current document read so far
+    auto score = [&](size_t n) {
+      scorer.push(buf.data(), n);
+      floor.push(buf.data(), n);
+      in_doc += n;
+      bar.update(total + in_doc);
+      if (per_byte) flush_stdout();  // lines as their bytes become final, for a reader at the other end
+    };
+    auto end_doc = [&] {
+      scorer.finish();
+      total += in_doc;
+      in_doc = 0;
+      ++docs;
+    };
     if (!dataset.empty()) {
       Dataset ds(dataset);
       Split s = parse_split(split);
-      uint64_t taken = 0;
-      for (uint64_t i = 0; i < ds.docs() && taken < limit; ++i) {
-        if (ds.doc(i).split != s) continue;
-        std::string d = ds.read_doc(i);
-        if (d.size() > limit - taken) d.resize(limit - taken);
-        taken += d.size();
-        docs.push_back(std::move(d));
-      }
-      if (docs.empty()) throw Error("the " + split + " split of " + dataset + " has no documents");
-    } else {
-      docs.push_back(read_all(input));
-      if (docs[0].size() > limit) docs[0].resize(limit);
-    }
-    uint64_t total = 0;
-    for (const auto& d : docs) total += d.size();
-    if (total == 0) throw Error("nothing to score: the input is empty");
-
-    Progress bar("eval", total);
-    double bits = 0;
-    uint64_t done = 0, offset = 0;
-    std::string all;
-    for (const auto& d : docs) {
-      std::vector<uint8_t> top;
-      auto b = scorer.bits(reinterpret_cast<const uint8_t*>(d.data()), d.size(), per_byte ? &top : nullptr);
-      for (size_t i = 0; i < b.size(); ++i) {
-        bits += b[i];
-        if (per_byte) {
-          unsigned byte = static_cast<unsigned char>(d[i]);
-          if (common.json)
-            write_stdout(nlohmann::ordered_json{{"offset", offset + i}, {"byte", byte}, {"bits", round6(b[i])},
-                                                {"top", top[i]}}.dump() + "\n");
-          else
-            write_stdout(std::to_string(offset + i) + "\t" + std::to_string(byte) + "\t" + fixed4(b[i]) + "\t" +
-                         std::to_string(top[i]) + "\n");
+      bar.set_total(std::min(ds.stats(s).bytes, limit));
+      for (uint64_t i = 0; i < ds.docs() && total < limit; ++i) {
+        const Dataset::Doc d = ds.doc(i);
+        if (d.split != s) continue;
+        const uint64_t length = std::min(d.length, limit - total);
+        for (uint64_t at = 0; at < length;) {
+          const size_t n = size_t(std::min<uint64_t>(buf.size(), length - at));
+          ds.read(s, d.offset + at, n, buf.data());
+          score(n);
+          at += n;
         }
+        end_doc();
       }
-      offset += d.size();
-      done += d.size();
-      all += d;
-      bar.update(done);
+      if (docs == 0) throw Error("the " + split + " split of " + dataset + " has no documents");
+    } else {
+      InputFile in(input);
+      if (in.regular()) bar.set_total(std::min(in.size(), limit));
+      while (in_doc < limit) {
+        const size_t n = in.read(buf.data(), size_t(std::min<uint64_t>(buf.size(), limit - in_doc)));
+        if (n == 0) break;
+        score(n);
+      }
+      end_doc();
     }
     bar.finish();
-    const double bpb = bits / double(total), zstd = zstd_bpb(reinterpret_cast<const uint8_t*>(all.data()), all.size());
+    if (total == 0) throw Error("nothing to score: the input is empty");
+
+    const double bpb = bits / double(total), zstd = floor.bpb();
     if (common.json && !per_byte) {
       nlohmann::ordered_json j = {{"bpb", round6(bpb)}, {"bits", round6(bits)}, {"bytes", total},
-                                  {"docs", docs.size()}, {"zstd_bpb", round6(zstd)}, {"stride", used_stride},
+                                  {"docs", docs}, {"zstd_bpb", round6(zstd)}, {"stride", used_stride},
                                   {"ctx", model.config().ctx}};
       write_stdout(j.dump() + "\n");
     } else if (!per_byte) {
-      write_stdout("bpb " + fixed4(bpb) + "  zstd-19 " + fixed4(zstd) + "  bytes " + std::to_string(total) + "  docs " +
-                   std::to_string(docs.size()) + "  stride " + std::to_string(used_stride) + "\n");
+      write_stdout("bpb " + fixed4(bpb) + "  zstd-" + std::to_string(floor.level()) + " " + fixed4(zstd) + "  bytes " +
+                   std::to_string(total) + "  docs " + std::to_string(docs) + "  stride " + std::to_string(used_stride) +
+                   "\n");
     } else {
-      spdlog::info("bpb {}  zstd-19 {}  bytes {}", fixed4(bpb), fixed4(zstd), total);
+      spdlog::info("bpb {}  zstd-{} {}  bytes {}", fixed4(bpb), floor.level(), fixed4(zstd), total);
     }
     return int(cli::ok);
   });

@@ -93,6 +93,29 @@ case_pipes() {
   expect_error_line bytes-eval
 }
 
+case_streams() {
+  model
+  # --per-byte lines come out while the input is still open (its windows are scored as their
+  # bytes arrive), and they are the lines of the same bytes read from a file.
+  mkfifo in
+  bytes-eval -q -m run/model.safetensors --per-byte in >lines &
+  local pid=$!
+  exec 3>in
+  head -c 2000 val.txt >&3
+  for _ in $(seq 1 300); do [ -s lines ] && break; sleep 0.1; done
+  [ -s lines ] || { exec 3>&-; wait $pid; fail "no per-byte line before the input ended"; }
+  tail -c +2001 val.txt >&3
+  exec 3>&-
+  wait $pid || fail "bytes-eval on a pipe failed"
+  bytes-eval -q -m run/model.safetensors --per-byte val.txt >whole
+  same lines whole
+  # --max-bytes scores the first bytes as a document of their own.
+  head -c 1000 val.txt >first.txt
+  bytes-eval --json -m run/model.safetensors first.txt >a
+  bytes-eval --json -m run/model.safetensors --max-bytes 1000 - <val.txt >b
+  same a b
+}
+
 case_bad_inputs() {
   model
   : >empty.txt
