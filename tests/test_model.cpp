@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -36,6 +37,8 @@ void check_directional(std::vector<float>& x, const std::function<std::vector<fl
   auto y = forward();
   auto r = randn(rng, y.size());
   auto grad = backward(r);
+  // A backward that wrote nothing would pass the comparison below for any forward flat enough.
+  CHECK(std::any_of(grad.begin(), grad.end(), [](float g) { return g != 0.0f; }));
   auto v = randn(rng, x.size());
   const auto x0 = x;
   for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + float(eps) * v[i];
@@ -244,6 +247,9 @@ void check_model_gradients(Model& model, const std::function<double()>& loss, co
     // The matrices of a stack's second layer run the code its first layer's already checked.
     if (t.name.find("layers.1.") != std::string::npos && t.name.find("norm") == std::string::npos) continue;
     CAPTURE(t.name);
+    // A tensor whose gradient is all zeros would match a flat loss: some entry must carry signal.
+    CHECK(std::any_of(grads.begin() + ptrdiff_t(t.offset), grads.begin() + ptrdiff_t(t.offset + t.size),
+                      [](float g) { return g != 0.0f; }));
     auto v = randn(rng, t.size);
     double analytic = 0;
     for (size_t i = 0; i < t.size; ++i) analytic += double(grads[t.offset + i]) * v[i];

@@ -95,10 +95,10 @@ case_interrupt() {
   # shellcheck disable=SC2086
   # A row every ~0.2 s (train measures the matmul peak first): the signal lands after a row and inside a later one.
   bytes-bench -t norm,train -a flat $TINY -r 20 --min-time 0.01 -o csv >out 2>err &
-  local pid=$! code
+  local pid=$! code=0
   for _ in $(seq 1 200); do [ "$(wc -l <out)" -ge 2 ] && break; sleep 0.05; done
   kill -INT $pid
-  wait $pid; code=$?
+  wait $pid || code=$?
   [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130"
   python3 -c '
 import csv

@@ -76,8 +76,8 @@ PY
   expect_exit 1 bytes-eval -m run/model.safetensors --conditional bad.jsonl
   expect_error_line bytes-eval
   grep -q 'line 2' err || fail "bad JSON line not named"
-  printf '{"context":"a","target":"b"}\nnot json\n' | bytes-eval -m run/model.safetensors --conditional - >/dev/null 2>err \
-    && fail "malformed line accepted"
+  expect_exit 1 bytes-eval -m run/model.safetensors --conditional - < <(printf '{"context":"a","target":"b"}\nnot json\n')
+  expect_error_line bytes-eval
   grep -q 'line 2' err || fail "malformed line not named"
 }
 
@@ -87,9 +87,9 @@ case_pipes() {
   bytes-prep cat --split val --no-delimiter d.bds | bytes-eval --json -m run/model.safetensors - >b
   python3 -c 'import json; a, b = json.load(open("a")), json.load(open("b")); assert a["bpb"] == b["bpb"], (a, b)' \
     || fail "stdin and --data disagree"
-  bytes-eval -m run/model.safetensors --per-byte val.txt 2>err | head -n 3 >/dev/null
+  bytes-eval -m run/model.safetensors --per-byte val.txt 2>err | head -n 3 >/dev/null || reader_stopped "${PIPESTATUS[@]}"
   [ ! -s err ] || grep -q info err || fail "stderr after head closed the pipe: $(cat err)"
-  bytes-eval -m run/model.safetensors --per-byte val.txt >/dev/full 2>err && fail "/dev/full accepted"
+  expect_exit 1 sh -c 'bytes-eval -m run/model.safetensors --per-byte val.txt >/dev/full'
   expect_error_line bytes-eval
 }
 
@@ -128,7 +128,8 @@ case_bad_inputs() {
     expect_exit 1 bytes-eval -m $m.safetensors val.txt
     expect_error_line bytes-eval
   done
-  grep -q 'version 9' <(bytes-eval -m v9.safetensors val.txt 2>&1) || fail "version not named"
+  expect_exit 1 bytes-eval -m v9.safetensors val.txt
+  grep -q 'version 9' err || fail "version not named: $(cat err)"
   expect_exit 2 bytes-eval -m run/model.safetensors --stride 0 val.txt
   expect_error_line bytes-eval
 }

@@ -44,7 +44,7 @@ case_seeds() {
   bytes-gen -m $M -p 'ROMEO:' -n 200 --ignore-end --seed 1 >b
   bytes-gen -m $M -p 'ROMEO:' -n 200 --ignore-end --seed 2 >c
   same a b
-  cmp -s a c && fail "seeds 1 and 2 gave the same bytes"
+  if cmp -s a c; then fail "seeds 1 and 2 gave the same bytes"; fi
   [ "$(stat -c %s a)" = 200 ] || fail "-n 200"
   # -n N is a prefix of -n 2N: the count never changes what comes first.
   bytes-gen -m $M -p 'ROMEO:' -n 100 --ignore-end --seed 1 >d
@@ -55,7 +55,7 @@ case_pipes() {
   model
   # head closes the pipe: bytes-gen ends at once and says nothing.
   start=$(date +%s)
-  bytes-gen -m $M -n -1 --ignore-end 2>err | head -c 10 >out
+  bytes-gen -m $M -n -1 --ignore-end 2>err | head -c 10 >out || reader_stopped "${PIPESTATUS[@]}"
   [ "$(stat -c %s out)" = 10 ] || fail "head got $(stat -c %s out) bytes"
   [ ! -s err ] || fail "stderr after head closed the pipe: $(cat err)"
   [ $(($(date +%s) - start)) -lt 20 ] || fail "bytes-gen ran on after head closed the pipe"
@@ -115,7 +115,9 @@ case_utf8_escape() {
   for seed in 1 2 3; do
     bytes-gen -m rnd.safetensors -n 400 --ignore-end --seed $seed -t 2 >raw
     bytes-gen -m rnd.safetensors -n 400 --ignore-end --seed $seed -t 2 --utf8 >u8
-    python3 -c 'open("raw", "rb").read().decode("utf-8")' 2>/dev/null && fail "seed $seed: raw output happened to be UTF-8"
+    if python3 -c 'open("raw", "rb").read().decode("utf-8")' 2>/dev/null; then
+      fail "seed $seed: raw output happened to be UTF-8"
+    fi
     python3 -c 'open("u8", "rb").read().decode("utf-8")' || fail "seed $seed: --utf8 output is not UTF-8"
     bytes-gen -m rnd.safetensors -n 400 --ignore-end --seed $seed -t 2 --escape >esc
     python3 - <<'PY' || fail "seed $seed: --escape does not decode back to the raw bytes"
@@ -160,8 +162,8 @@ case_interrupt() {
   pid=$!
   sleep 2
   kill -INT $pid
-  wait $pid
-  code=$?
+  code=0
+  wait $pid || code=$?
   [ $code = 130 ] || fail "SIGINT: exit $code, expected 130"
   [ -s out ] || fail "nothing generated before the signal"
 }

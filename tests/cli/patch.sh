@@ -25,7 +25,7 @@ PY
   python3 -c '
 import json
 e = json.load(open("ev")); last = [json.loads(l) for l in open("run/metrics.jsonl")][-1]
-assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)'
+assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)' || fail "bytes-eval disagrees with the run's validation"
   # Greedy generation is the argmax bytes-eval names, within one window (60 of 64 tokens).
   bytes-gen -m run/model.safetensors -t 0 -n 50 --ignore-end -p "KING " >g
   [ "$(stat -c %s g)" = 50 ] || fail "-n 50 wrote $(stat -c %s g) bytes"
@@ -37,7 +37,7 @@ got = open("g", "rb").read()
 top = bytes(int(r[3]) for r in rows[5:])
 assert got == top, (got, top)
 PY
-  bytes-gen -m run/model.safetensors -n 100000 --ignore-end 2>err | head -c 10 >/dev/null
+  bytes-gen -m run/model.safetensors -n 100000 --ignore-end 2>err | head -c 10 >/dev/null || reader_stopped "${PIPESTATUS[@]}"
   [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
 }
 

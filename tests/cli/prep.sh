@@ -11,6 +11,9 @@ awkward_folder() {
   head -c 100000 /dev/urandom >in/sub/random.dat
   printf 'no newline at the end' >in/sub/last
 }
+docs() {  # the number of documents in a dataset
+  bytes-prep list --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["docs"])'
+}
 
 case_help() {
   expect_exit 0 bytes-prep --help
@@ -46,11 +49,11 @@ case_roundtrip_folder() {
   expect_exit 0 bytes-prep -q --binary keep --block-size 64K -o d.bds in
   expect_exit 0 bytes-prep list --documents d.bds
   [ "$(grep -c '	' out)" = 6 ] || fail "expected 6 documents: $(cat out)"
-  grep -P '^\d+\t' out | while IFS=$'\t' read -r i split len src; do
+  while IFS=$'\t' read -r i _split len src; do
     bytes-prep cat --doc "$i" d.bds >doc || fail "cat --doc $i"
     same doc "$src"
     [ "$(stat -c %s "$src")" = "$len" ] || fail "listed length of $src"
-  done
+  done < <(grep -P '^\d+\t' out)
   # Folder order is byte order of the paths.
   grep -P '^0\t' out | grep -q 'in/empty.txt$' || fail "first document is not in/empty.txt"
 }
@@ -58,15 +61,20 @@ case_roundtrip_folder() {
 case_modes() {
   head -n 6000 "${BYTES_SHARED}/data/tinyshakespeare.txt" >ts.txt
   expect_exit 0 bytes-prep -q --docs line -o l.bds ts.txt
-  bytes-prep cat l.bds >back && same back ts.txt
-  [ "$(bytes-prep list --json l.bds | python3 -c 'import json,sys; print(json.load(sys.stdin)["docs"])')" = "$(wc -l <ts.txt)" ] \
-    || fail "line count"
+  bytes-prep cat l.bds >back
+  same back ts.txt
+  n=$(docs l.bds)
+  [ "$n" = "$(wc -l <ts.txt)" ] || fail "line count: $n"
   printf 'one\n%%\ntwo\nlines\n%%\nthree\n%%\n' >f
   expect_exit 0 bytes-prep -q -s '\n%\n' -o f.bds f
   bytes-prep cat f.bds --delimiter '|' >back
   [ "$(cat back)" = "$(printf 'one|two\nlines|three|')" ] || fail "separator mode: $(cat back)"
-  printf 'a\0b\0c' | bytes-prep -q --docs nul -o n.bds - && bytes-prep cat -z n.bds | od -c >back
-  [ "$(bytes-prep list --json n.bds | python3 -c 'import json,sys; print(json.load(sys.stdin)["docs"])')" = 3 ] || fail "nul mode"
+  printf 'a\0b\0c' | bytes-prep -q --docs nul -o n.bds -
+  n=$(docs n.bds)
+  [ "$n" = 3 ] || fail "nul mode: $n documents"
+  bytes-prep cat -z n.bds >back
+  printf 'a\0b\0c\0' >want
+  same back want
   printf '\n\nfirst\npara\n\n\n\nsecond\n' | bytes-prep -q --docs paragraph -o p.bds
   bytes-prep cat p.bds --no-delimiter >back
   [ "$(cat back)" = "$(printf 'first\nparasecond')" ] || fail "paragraph mode: $(cat back)"
@@ -91,15 +99,19 @@ case_assigned_splits() {
   seq 1 100 >train.txt
   seq 500 520 >val.txt
   bytes-prep -q --docs line --val 0.5 --train-input train.txt --val-input val.txt -o d.bds
-  bytes-prep cat --split val d.bds >v && same v val.txt
-  bytes-prep cat --split train d.bds >t && same t train.txt
+  bytes-prep cat --split val d.bds >v
+  same v val.txt
+  bytes-prep cat --split train d.bds >t
+  same t train.txt
 }
 
 case_dedup() {
   printf 'a\nb\na\nc\nb\n' >x
   bytes-prep -q --docs line --dedup --json -o d.bds x >stats
-  python3 -c 'import json,sys; j=json.load(open("stats")); assert j["duplicates"]==2 and j["duplicate_bytes"]==2, j'
-  [ "$(bytes-prep cat d.bds)" = "$(printf 'a\nb\nc')" ] || fail "dedup kept the wrong documents"
+  python3 -c 'import json,sys; j=json.load(open("stats")); assert j["duplicates"]==2 and j["duplicate_bytes"]==2, j' \
+    || fail "dedup counts"
+  bytes-prep cat d.bds >kept
+  [ "$(cat kept)" = "$(printf 'a\nb\nc')" ] || fail "dedup kept the wrong documents: $(cat kept)"
 }
 
 case_binary() {
@@ -107,21 +119,25 @@ case_binary() {
   echo text >in/a.txt
   printf 'bin\0ary' >in/b.bin
   bytes-prep -q --json -o d.bds in >stats
-  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==1 and j["files"]==1, j'
+  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==1 and j["files"]==1, j' \
+    || fail "the binary file was not skipped"
   bytes-prep -q --json --binary keep -o d.bds in >stats
-  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==0 and j["files"]==2, j'
+  python3 -c 'import json; j=json.load(open("stats")); assert j["skipped_binary"]==0 and j["files"]==2, j' \
+    || fail "--binary keep did not keep the binary file"
 }
 
 case_stdin_pipe() {
   head -n 3000 "${BYTES_SHARED}/data/tinyshakespeare.txt" >ts.txt
   bytes-prep -q --docs line -o a.bds <ts.txt
   bytes-prep cat a.bds | bytes-prep -q --docs line -o b.bds -
-  bytes-prep cat b.bds >back && same back ts.txt
+  bytes-prep cat b.bds >back
+  same back ts.txt
   # A reader that stops early ends the writer quietly (SIGPIPE), with nothing on stderr.
-  bytes-prep cat a.bds 2>err | head -c 10 >/dev/null
+  bytes-prep cat a.bds 2>err | head -c 10 >/dev/null || reader_stopped "${PIPESTATUS[@]}"
   [ ! -s err ] || fail "stderr after head closed the pipe: $(cat err)"
   : | bytes-prep -q -o empty.bds
-  bytes-prep list --json empty.bds | python3 -c 'import json,sys; assert json.load(sys.stdin)["docs"]==1'
+  n=$(docs empty.bds)
+  [ "$n" = 1 ] || fail "empty stdin gave $n documents, expected 1"
 }
 
 case_json() {
@@ -136,7 +152,8 @@ assert s["train"]["docs"] + s["val"]["docs"] + s["test"]["docs"] == 1000, j
 assert s["train"]["bytes"] + s["val"]["bytes"] == 3893 - 1000, j
 assert 0 < s["train"]["zstd_bpb"] < 8 and j["input_bytes"] == 3893, j
 PY
-  bytes-prep list --json d.bds | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["meta"]["doc_mode"]=="line", j'
+  bytes-prep list --json d.bds >listing
+  python3 -c 'import json; j=json.load(open("listing")); assert j["meta"]["doc_mode"]=="line", j' || fail "doc_mode"
 }
 
 case_bad_datasets() {
@@ -152,8 +169,12 @@ case_bad_datasets() {
       expect_error_line bytes-prep
     done
   done
-  grep -q truncated err || bytes-prep cat cut.bds 2>&1 | grep -q truncated || fail "truncation not named"
-  bytes-prep cat text.bds 2>&1 | grep -q 'not a bytes dataset' || fail "bad magic not named"
+  for cmd in list cat; do
+    expect_exit 1 bytes-prep $cmd cut.bds
+    grep -q truncated err || fail "$cmd: truncation not named: $(cat err)"
+    expect_exit 1 bytes-prep $cmd text.bds
+    grep -q 'not a bytes dataset' err || fail "$cmd: bad magic not named: $(cat err)"
+  done
 }
 
 case_corrupt_every_byte() {
@@ -169,21 +190,20 @@ for i in range(len(data)):
 PY
   for ((i = 0; i < size; i++)); do
     for cmd in list cat; do
-      bytes-prep $cmd flip$i.bds >/dev/null 2>err && fail "flip at byte $i not detected by $cmd"
+      expect_exit 1 bytes-prep $cmd flip$i.bds  # the flip at byte $i is detected
       expect_error_line bytes-prep
     done
   done
   for ((n = 0; n < size; n += 7)); do
     head -c $n good.bds >cut.bds
-    bytes-prep cat cut.bds >/dev/null 2>err && fail "truncation to $n bytes not detected"
+    expect_exit 1 bytes-prep cat cut.bds  # the truncation to $n bytes is detected
   done
-  true
 }
 
 case_dev_full() {
   seq 1 1000 >a.txt
   bytes-prep -q --docs line -o d.bds a.txt
-  bytes-prep cat d.bds >/dev/full 2>err && fail "writing to /dev/full succeeded"
+  expect_exit 1 sh -c 'bytes-prep cat d.bds >/dev/full'
   expect_error_line bytes-prep
   grep -q 'No space left' err || fail "error does not say why: $(cat err)"
 }
@@ -197,8 +217,9 @@ case_no_partial_output() {
   (for i in $(seq 1 50); do echo "line $i"; sleep 0.1; done) | bytes-prep --docs line -o d.bds - 2>err &
   pid=$!
   sleep 1
-  pkill -INT -f 'bytes-prep --docs line -o d.bds' || fail "no process to interrupt"
-  wait $pid; code=$?
+  kill -INT $pid  # $! is the last command of the pipeline: bytes-prep
+  code=0
+  wait $pid || code=$?
   [ "$code" = 130 ] || fail "interrupted prep exited $code"
   [ -z "$(ls -A | grep -v -e '^a.txt$' -e '^out$' -e '^err$')" ] || fail "interrupted run left files: $(ls -A)"
 }

@@ -26,7 +26,7 @@ PY
   python3 -c '
 import json
 e = json.load(open("ev")); last = [json.loads(l) for l in open("run/metrics.jsonl")][-1]
-assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)'
+assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)' || fail "bytes-eval disagrees with the run's validation"
   # Per-byte bits (EOW markers included) sum to the total, for several strides, through a pipe.
   for s in 3 8 16; do
     bytes-eval --json -m run/model.safetensors --stride $s <val.txt >total
@@ -61,10 +61,10 @@ case_gen() {
   bytes-gen -m run/model.safetensors --seed 3 -n 80 -p "KING " >s2
   same s1 s2
   # Ends quietly when the reader goes away; fails loudly on a full disk.
-  bytes-gen -m run/model.safetensors -n 100000 --ignore-end 2>err | head -c 10 >/dev/null
+  bytes-gen -m run/model.safetensors -n 100000 --ignore-end 2>err | head -c 10 >/dev/null || reader_stopped "${PIPESTATUS[@]}"
   [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
-  bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full 2>err && fail "/dev/full succeeded"
-  [ "$(wc -l <err)" = 1 ] || fail "/dev/full: not one error line"
+  expect_exit 1 sh -c 'bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full'
+  expect_error_line bytes-gen
 }
 
 case_resume-exact() {
