@@ -191,14 +191,14 @@ case_stale_temporaries() {
 case_one_writer() {
   dataset
   bytes-train -q $tiny -d d.bds -o run --steps 100000 2>/dev/null &
-  local pid=$!
-  trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT  # a failed check must not leave it running
+  writer=$!  # global: the EXIT trap runs after the function's locals are gone
+  trap 'kill $writer 2>/dev/null || true; rm -rf "$T"' EXIT  # a failed check must not leave it running
   for _ in $(seq 1 200); do [ -s run/state.bin ] && break; sleep 0.05; done
   expect_exit 1 bytes-train --resume -o run
   expect_error_line bytes-train
   grep -q 'another bytes-train' err || fail "the refusal does not say why: $(cat err)"
-  kill -INT $pid
-  wait $pid || true
+  kill -INT $writer
+  wait $writer || true
 }
 
 run_case "${1//-/_}"
