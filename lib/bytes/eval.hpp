@@ -3,7 +3,9 @@
 // targets not scored before. The document-ending boundary is not scored.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bytes/model.hpp"
@@ -29,6 +31,14 @@ struct Scorer {
   int64_t step() const;
   std::vector<double> word_bits(const uint8_t* doc, size_t n, std::vector<uint8_t>* top);
 };
+
+// A line of bytes-eval --conditional: {"context": …, "target": …}, the strings as their UTF-8 bytes.
+// Empty for a blank line. Throws Error ("is not JSON", "needs string fields …") for the caller to
+// prefix with where the line is.
+struct ConditionalPair {
+  std::string context, target;
+};
+std::optional<ConditionalPair> parse_conditional(std::string_view line);
 
 // zstd -19's bits per byte on these bytes: the floor a model must beat.
 double zstd_bpb(const uint8_t* data, size_t n, int level = 19);
