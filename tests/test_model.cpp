@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
+#include <utility>
 
 #include "bytes/error.hpp"
 #include "bytes/kernels.hpp"
@@ -396,4 +398,121 @@ TEST_CASE("memory estimate: the word model's activations follow the mean word le
   // The flat model's does not depend on words.
   const Model flat(Config::flat(256, 4, 256), false);
   CHECK(flat.activation_bytes(8, 256, 5.5) == flat.activation_bytes(8, 256));
+}
+
+namespace {
+
+// A safetensors file: the 8-byte header length, the header, the data.
+std::string safetensors(const nlohmann::json& header, const std::string& data, uint64_t length = UINT64_MAX) {
+  std::string text = header.dump();
+  if (length == UINT64_MAX) length = text.size();
+  return std::string(reinterpret_cast<const char*>(&length), 8) + text + data;
+}
+
+// The header save_model would write for config, every tensor at its own place in the data.
+nlohmann::json header_of(const Config& config) {
+  nlohmann::json h;
+  h["__metadata__"] = {{"format", "bytes-model"}, {"format_version", "1"}, {"config", config.to_json().dump()}};
+  const Model model(config, false);
+  for (const auto& t : model.tensors())
+    h[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {t.offset * 4, (t.offset + t.size) * 4}}};
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("a crafted model file cannot make the loader allocate more than the file holds") {
+  testing::TempDir dir;
+  // 256 blocks whose tensors of each shape all share one stretch of a 0.3 MB file: the loader
+  // used to copy them into 2 × 67 MB of parameters and gradients (and a bigger config, into
+  // gigabytes).
+  Config big = Config::flat(64, 256, 16);
+  big.ffn_hidden = 256;
+  nlohmann::json h = header_of(big);
+  std::map<std::vector<int64_t>, uint64_t> place;  // shape → where its one copy lies
+  uint64_t end = 0;
+  const Model layout(big, false);
+  for (const auto& t : layout.tensors()) {
+    if (!place.count(t.shape)) place[t.shape] = std::exchange(end, end + t.size * 4);
+    h[t.name]["data_offsets"] = {place[t.shape], place[t.shape] + t.size * 4};
+  }
+  testing::write_file(dir / "shared.safetensors", safetensors(h, std::string(end, '\0')));
+  CHECK_THROWS_WITH_AS(load_model(dir / "shared.safetensors"), doctest::Contains("overlap"), Error);
+  CHECK_THROWS_WITH_AS(load_model(dir / "shared.safetensors", true), doctest::Contains("overlap"), Error);
+
+  // The same model with its tensors apart loads.
+  Config small = Config::flat(64, 2, 16);
+  Model model(small);
+  model.init(3);
+  save_model(model, dir / "fine.safetensors");
+  CHECK(load_model(dir / "fine.safetensors").params == model.params);
+
+  // A header length within the file but beyond any real header is refused before it is read
+  // (a JSON header takes many times its size once parsed).
+  nlohmann::json padded = header_of(small);
+  padded["__metadata__"]["padding"] = std::string(17 << 20, ' ');
+  testing::write_file(dir / "long.safetensors", safetensors(padded, std::string(size_t(model.n_params()) * 4, '\0')));
+  CHECK_THROWS_WITH_AS(load_model(dir / "long.safetensors"), doctest::Contains("header length"), Error);
+}
+
+TEST_CASE("a model config's sizes are integers within bytes-train's limits") {
+  const auto good = Config::flat(64, 2, 16).to_json();
+  CHECK(Config::from_json(good).to_json() == good);
+  auto with = [&](const char* key, nlohmann::json value) {
+    nlohmann::json j = good;
+    j[key] = value;
+    return j;
+  };
+  // Wider, deeper or longer than any model bytes-train makes (each fine before, and the tensor
+  // sizes they imply reach gigabytes).
+  auto wide = with("d_model", 16384);
+  wide["n_heads"] = 256;
+  CHECK_THROWS_WITH_AS(Config::from_json(wide), doctest::Contains("d_model"), Error);
+  CHECK_THROWS_AS(Config::from_json(with("n_layers", 1000)), Error);
+  CHECK_THROWS_AS(Config::from_json(with("ffn_hidden", 1 << 20)), Error);
+  CHECK_THROWS_AS(Config::from_json(with("ctx", int64_t(1) << 30)), Error);
+  CHECK_THROWS_AS(Config::from_json(with("rope_base", 1e300)), Error);
+  // Not integers: 64.5 used to pass as 64, 1e300 had no int64 value at all.
+  CHECK_THROWS_WITH_AS(Config::from_json(with("d_model", 64.5)), doctest::Contains("integer"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(with("ctx", 1e300)), doctest::Contains("integer"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(with("n_layers", "2")), doctest::Contains("bad model config"), Error);
+  auto patch = Config::patch_model("8", 64, 1, 64, 64, 1).to_json();
+  patch["stage_embed"] = {8.5};
+  CHECK_THROWS_WITH_AS(Config::from_json(patch), doctest::Contains("integers"), Error);
+  // Four 6-digit patch sizes multiply past 64 bits.
+  Config c = Config::patch_model("8", 64, 1, 64, 64, 1);
+  c.patch = "999999x999999x999999x999999";
+  CHECK_THROWS_WITH_AS(c.unit_bytes(), doctest::Contains("longest context"), Error);
+  c.patch = "4096x4096";
+  CHECK(c.unit_bytes() == std::vector<int64_t>{4096 * 4096, 4096, 1});
+}
+
+TEST_CASE("a model header of the wrong JSON types is a named error, not a JSON library exception") {
+  testing::TempDir dir;
+  Config config = Config::flat(64, 1, 16);
+  const std::string data(size_t(Model(config, false).n_params()) * 4, '\0');
+  auto refused = [&](nlohmann::json h, const char* what) {
+    testing::write_file(dir / "m.safetensors", safetensors(h, data));
+    CHECK_THROWS_WITH_AS(load_model(dir / "m.safetensors"), doctest::Contains(what), Error);
+  };
+  testing::write_file(dir / "ok.safetensors", safetensors(header_of(config), data));
+  CHECK_NOTHROW(load_model(dir / "ok.safetensors"));
+  auto h = header_of(config);
+  h["__metadata__"]["format"] = 5;
+  refused(h, "__metadata__");
+  h = header_of(config);
+  h["__metadata__"] = "bytes-model";
+  refused(h, "__metadata__");
+  h = header_of(config);
+  h["embed.weight"] = {1, 2};
+  refused(h, "embed.weight");
+  h = header_of(config);
+  h["embed.weight"]["shape"] = {258.0, "64"};
+  refused(h, "wrong shape");
+  h = header_of(config);
+  h["head.weight"]["data_offsets"][1] = double(h["head.weight"]["data_offsets"][1].get<uint64_t>());
+  refused(h, "bad data offsets");
+  h = header_of(config);
+  h["head.weight"]["data_offsets"] = {-4, 0};
+  refused(h, "bad data offsets");
 }

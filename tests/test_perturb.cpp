@@ -388,3 +388,38 @@ TEST_CASE("a restarted stream is independent of what came before it") {
   // Counts keep adding up across records.
   CHECK(p.counts()[0].units > 60);
 }
+
+TEST_CASE("--field records: only the field changes, each record is its own stream, bad lines are named errors") {
+  Perturber p({{NoiseKind::upper, 1.0}}, 3, NoiseUnit::codepoint);
+  uint64_t records = 0;
+  std::string out;
+  perturb_record(p, R"({"id":1, "text":"abc", "x":[1, {"text":"keep"}]})", "text", records, out);
+  perturb_record(p, " \t", "text", records, out);
+  perturb_record(p, R"({"text":"é"})", "text", records, out);
+  CHECK(out == "{\"id\":1,\"text\":\"ABC\",\"x\":[1,{\"text\":\"keep\"}]}\n \t\n{\"text\":\"É\"}\n");
+  CHECK(records == 2);  // the blank line is no record
+
+  // Record n is stream n: the same as a fresh perturber restarted there.
+  Perturber noisy({{NoiseKind::drop, 0.5}}, 5, NoiseUnit::codepoint), fresh({{NoiseKind::drop, 0.5}}, 5, NoiseUnit::codepoint);
+  const std::string line = R"({"text":"a record long enough that half of its characters go missing"})";
+  std::string a, b, expect;
+  records = 6;
+  perturb_record(noisy, line, "text", records, a);
+  fresh.restart(7);
+  fresh.feed("a record long enough that half of its characters go missing", expect);
+  fresh.finish(expect);
+  CHECK(a == "{\"text\":\"" + expect + "\"}\n");
+
+  for (const char* bad : {"not json", "{\"text\":\"cut", "[\"text\"]", "{\"text\":42}", "{\"other\":\"x\"}"}) {
+    CAPTURE(bad);
+    b.clear();
+    CHECK_THROWS_AS(perturb_record(p, bad, "text", records, b), Error);
+    CHECK(b.empty());
+  }
+  // Nesting deep enough to overflow the stack when written back out is refused, not crashed on.
+  const std::string deep = "{\"text\":\"a\",\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK_THROWS_WITH_AS(perturb_record(p, deep, "text", records, b), doctest::Contains("nested deeper"), Error);
+  const std::string fine = "{\"text\":\"a\",\"x\":" + std::string(500, '[') + std::string(500, ']') + "}";
+  perturb_record(p, fine, "text", records, b);
+  CHECK(b == "{\"text\":\"A\",\"x\":" + std::string(500, '[') + std::string(500, ']') + "}\n");
+}

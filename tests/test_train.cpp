@@ -176,3 +176,22 @@ TEST_CASE("a checkpoint that cannot be written throws, leaves no file and leaks 
   setrlimit(RLIMIT_FSIZE, &old);
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 0);
 }
+
+TEST_CASE("--conditional lines: two strings, a blank line skipped, anything else a named error") {
+  auto pair = parse_conditional(R"({"target":" to be","context":"To be, or not","n":1})");
+  REQUIRE(pair);
+  CHECK(pair->context == "To be, or not");
+  CHECK(pair->target == " to be");
+  pair = parse_conditional(R"({"context":"","target":"\u00e9\n"})");
+  REQUIRE(pair);
+  CHECK(pair->context.empty());
+  CHECK(pair->target == "\xc3\xa9\n");
+  CHECK_FALSE(parse_conditional(" \t\r"));
+  CHECK_FALSE(parse_conditional(""));
+  CHECK_THROWS_WITH_AS(parse_conditional("not json"), "is not JSON", Error);
+  CHECK_THROWS_WITH_AS(parse_conditional(R"({"context":"a","target":"b")"), "is not JSON", Error);
+  for (const char* bad : {R"({"context":"a"})", R"({"context":5,"target":"b"})", R"(["context","target"])", "7"})
+    CHECK_THROWS_WITH_AS(parse_conditional(bad), doctest::Contains("needs string fields"), Error);
+  const std::string deep = "{\"context\":\"a\",\"target\":\"b\",\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THROWS_WITH_AS(parse_conditional(deep), doctest::Contains("nested deeper"), Error);
+}

@@ -65,18 +65,14 @@ int main(int argc, char** argv) {
       uint64_t total_bytes = 0, targets = 0;
       for (std::string line; lines.next(line);) {
         const uint64_t line_no = lines.line_number();
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        const std::string where = "line " + std::to_string(line_no) + " of " + lines.name();
-        nlohmann::json j;
+        std::optional<ConditionalPair> pair;
         try {
-          j = nlohmann::json::parse(line);
-        } catch (const std::exception&) {
-          throw Error(where + " is not JSON");
+          pair = parse_conditional(line);
+        } catch (const Error& e) {
+          throw Error("line " + std::to_string(line_no) + " of " + lines.name() + " " + e.what());
         }
-        if (!j.is_object() || !j.contains("context") || !j.contains("target") || !j["context"].is_string() ||
-            !j["target"].is_string())
-          throw Error(where + " needs string fields \"context\" and \"target\"");
-        std::string context = j["context"], target = j["target"];
+        if (!pair) continue;  // a blank line
+        const auto& [context, target] = *pair;
         std::string doc = context + target;
         auto bits = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
         double sum = 0;

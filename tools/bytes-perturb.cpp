@@ -72,35 +72,18 @@ int main(int argc, char** argv) {
       }
       perturber.finish(writer.buffer());
     } else {
-      uint64_t record = 0;
-      std::string noisy;
+      uint64_t records = 0;
       for (const auto& path : inputs) {
         LineReader lines(path);
         for (std::string line; lines.next(line);) {
-          // A bad record ends the run after the records before it, which are complete, are out.
-          auto bad = [&](const std::string& what) {
+          try {
+            perturb_record(perturber, line, field, records, writer.buffer());
+          } catch (const Error& e) {
+            // A bad record ends the run after the records before it, which are complete, are out.
             writer.submit();
             writer.finish();
-            return Error("line " + std::to_string(lines.line_number()) + " of " + lines.name() + what);
-          };
-          if (line.find_first_not_of(" \t\r") == std::string::npos) {
-            writer.buffer() += line + "\n";
-            continue;
+            throw Error("line " + std::to_string(lines.line_number()) + " of " + lines.name() + " " + e.what());
           }
-          nlohmann::ordered_json j;
-          try {
-            j = nlohmann::ordered_json::parse(line);
-          } catch (const std::exception&) {
-            throw bad(" is not JSON");
-          }
-          if (!j.is_object() || !j.contains(field) || !j[field].is_string())
-            throw bad(" has no string field \"" + field + "\"");
-          perturber.restart(++record);  // each record's noise is its own, whatever came before
-          noisy.clear();
-          perturber.feed(j[field].get_ref<const std::string&>(), noisy);
-          perturber.finish(noisy);
-          j[field] = noisy;
-          writer.buffer() += j.dump() + "\n";
           // Send what is ready when the input pauses (a co-process waits for its answer) or piles up.
           if (!lines.has_line() || writer.buffer().size() >= (1 << 20)) writer.submit();
           cli::check_interrupt();

@@ -64,19 +64,19 @@ struct TrainCommand {
     app.add_option("--arch", arch,
                    "Architecture: flat; word (HAT: byte encoder, word backbone, byte decoder); patch (MEGABYTE/MBLM)")
         ->check(CLI::IsMember({"flat", "word", "patch"}))->default_str("flat");
-    app.add_option("--d-model", d, "Model width: the backbone's (word), the global stage's (patch); a multiple of 64")->check(CLI::Range(64, 8192))
+    app.add_option("--d-model", d, "Model width: the backbone's (word), the global stage's (patch); a multiple of 64")->check(CLI::Range(int64_t(head_dim), max_width))
         ->default_str("384");
-    app.add_option("--layers", layers, "Transformer blocks (word: of the backbone; patch: of the global stage)")->check(CLI::Range(1, 256))
+    app.add_option("--layers", layers, "Transformer blocks (word: of the backbone; patch: of the global stage)")->check(CLI::Range(int64_t(1), max_layers))
         ->default_str("6");
-    app.add_option("--ctx", ctx, "Context: bytes (flat, patch) or words (word)")->check(CLI::Range(2, 1 << 24))
+    app.add_option("--ctx", ctx, "Context: bytes (flat, patch) or words (word)")->check(CLI::Range(int64_t(2), max_ctx))
         ->default_str("256, word 64, patch 1024");
     auto* word = app.add_option_group("word model", "Sizes of the word model's byte encoder and decoder, and its words");
-    word->add_option("--enc-d-model", enc_d, "Encoder width (a multiple of 64)")->check(CLI::Range(64, 8192))
+    word->add_option("--enc-d-model", enc_d, "Encoder width (a multiple of 64)")->check(CLI::Range(int64_t(head_dim), max_width))
         ->default_str("256");
-    word->add_option("--enc-layers", enc_layers, "Encoder blocks")->check(CLI::Range(1, 256))->default_str("1");
-    word->add_option("--dec-d-model", dec_d, "Decoder width (a multiple of 64)")->check(CLI::Range(64, 8192))
+    word->add_option("--enc-layers", enc_layers, "Encoder blocks")->check(CLI::Range(int64_t(1), max_layers))->default_str("1");
+    word->add_option("--dec-d-model", dec_d, "Decoder width (a multiple of 64)")->check(CLI::Range(int64_t(head_dim), max_width))
         ->default_str("256");
-    word->add_option("--dec-layers", dec_layers, "Decoder blocks")->check(CLI::Range(1, 256))->default_str("2");
+    word->add_option("--dec-layers", dec_layers, "Decoder blocks")->check(CLI::Range(int64_t(1), max_layers))->default_str("2");
     word->add_option("--word-rule", word_rule, "How text is cut into words: whitespace, or spacelike (SpaceByte's)")
         ->check(CLI::IsMember({"whitespace", "spacelike"}))->default_str("whitespace");
     word->add_option("--word-cap", word_cap, "Longest word in bytes; longer ones are cut at characters")
@@ -85,9 +85,9 @@ struct TrainCommand {
     patch_group->add_option("--patch", patch, "Units per stage, coarsest first: 8, 16x4, 64x8x4 (bytes are the last)")
         ->default_str("8");
     patch_group->add_option("--inner-d-model", inner_d, "Width of every stage finer than the global one (a multiple of 64)")
-        ->check(CLI::Range(64, 8192))->default_str("256");
+        ->check(CLI::Range(int64_t(head_dim), max_width))->default_str("256");
     patch_group->add_option("--inner-layers", inner_layers, "Blocks of every stage finer than the global one")
-        ->check(CLI::Range(1, 256))->default_str("2");
+        ->check(CLI::Range(int64_t(1), max_layers))->default_str("2");
     app.add_option("--batch", o.batch, "Sequences per micro-batch")->check(CLI::Range(1, 1 << 16))->default_str("32");
     app.add_option("--accum", o.accum, "Micro-batches per optimizer step")->check(CLI::Range(1, 1 << 16))->default_str("1");
     app.add_option("--lr", o.lr, "Peak learning rate")->check(CLI::Range(0.0, 10.0))->default_str("1e-3");

@@ -8,6 +8,8 @@
 
 #include "bytes/cli.hpp"
 #include "bytes/error.hpp"
+#include "bytes/io.hpp"
+#include "bytes/words.hpp"
 
 namespace bytes {
 
@@ -271,6 +273,18 @@ double ZstdCounter::bpb() {
   }
   ended_ = true;
   return 8.0 * double(out_) / double(in_);
+}
+
+std::optional<ConditionalPair> parse_conditional(std::string_view line) {
+  if (blank_line(line)) return std::nullopt;
+  const auto j = parse_json_line(line);
+  auto string_field = [&](const char* name) -> const std::string* {
+    const auto it = j.find(name);  // end() for a value that is not an object
+    return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string *context = string_field("context"), *target = string_field("target");
+  if (!context || !target) throw Error("needs string fields \"context\" and \"target\"");
+  return ConditionalPair{*context, *target};
 }
 
 double zstd_bpb(const uint8_t* data, size_t n, int level) {

@@ -4,7 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bytes/model.hpp"
@@ -110,6 +112,14 @@ class ZstdCounter {
   bool streaming_ = false, ended_ = false;
   std::vector<uint8_t> held_, buf_;
 };
+
+// A line of bytes-eval --conditional: {"context": …, "target": …}, the strings as their UTF-8 bytes.
+// Empty for a blank line. Throws Error ("is not JSON", "needs string fields …") for the caller to
+// prefix with where the line is.
+struct ConditionalPair {
+  std::string context, target;
+};
+std::optional<ConditionalPair> parse_conditional(std::string_view line);
 
 // zstd's bits per byte on these bytes (ZstdCounter's).
 double zstd_bpb(const uint8_t* data, size_t n, int level = 19);

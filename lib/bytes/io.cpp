@@ -175,6 +175,21 @@ bool LineReader::next(std::string& line) {
   }
 }
 
+bool blank_line(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+nlohmann::ordered_json parse_json_line(std::string_view line) {
+  // The parser itself keeps its own stack; only deep values are refused, before they are built.
+  auto shallow = [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+    if (depth > max_json_depth) throw Error("is nested deeper than " + std::to_string(max_json_depth) + " levels");
+    return true;
+  };
+  try {
+    return nlohmann::ordered_json::parse(line, shallow);
+  } catch (const nlohmann::json::exception&) {
+    throw Error("is not JSON");
+  }
+}
+
 void flush_stdout() {
   if (std::fflush(stdout) != 0) throw Error(std::string("write error: stdout: ") + std::strerror(errno ? errno : EIO));
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -96,6 +97,15 @@ class LineReader {
   bool eof_ = false;
   uint64_t line_no_ = 0;
 };
+
+// A line of JSON-lines input: true when it holds only spaces, tabs and CRs (readers skip or copy it).
+bool blank_line(std::string_view line);
+// Deepest nesting a JSON-lines record may have. Writing a value back out recurses once per level:
+// a line of a million '[' overflowed the stack of bytes-perturb --field.
+inline constexpr int max_json_depth = 512;
+// A line of JSON-lines input as a JSON value, keys in their order. Throws Error("is not JSON") or
+// Error("is nested deeper than …"), for the caller to prefix with where the line is.
+nlohmann::ordered_json parse_json_line(std::string_view line);
 
 // Writes all of data to stdout through stdio; throws on a write error (e.g. /dev/full).
 void write_stdout(const void* data, size_t n);

@@ -1,5 +1,6 @@
 #include "bytes/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -61,6 +62,7 @@ Config Config::patch_model(const std::string& spec, int64_t d_model, int64_t n_l
 std::vector<int64_t> Config::patch_sizes() const {
   std::vector<int64_t> sizes;
   size_t at = 0;
+  int64_t patch_bytes = 1;
   while (at <= patch.size()) {
     size_t x = patch.find('x', at);
     std::string part = patch.substr(at, x == std::string::npos ? std::string::npos : x - at);
@@ -68,10 +70,13 @@ std::vector<int64_t> Config::patch_sizes() const {
       throw Error("bad patch sizes '" + patch + "' (e.g. 8, 16x4, 64x8x4)");
     sizes.push_back(std::stoll(part));
     if (sizes.back() < 2) throw Error("bad patch sizes '" + patch + "': every size must be at least 2");
+    if (sizes.size() > 4) throw Error("bad patch sizes '" + patch + "': at most 4 sizes");
+    // Checked as it grows: four 6-digit sizes overflow 64 bits.
+    patch_bytes *= sizes.back();
+    if (patch_bytes > max_ctx) throw Error("bad patch sizes '" + patch + "': a patch longer than the longest context");
     if (x == std::string::npos) break;
     at = x + 1;
   }
-  if (sizes.size() > 4) throw Error("bad patch sizes '" + patch + "': at most 4 sizes");
   return sizes;
 }
 
@@ -111,35 +116,48 @@ nlohmann::ordered_json Config::to_json() const {
 
 Config Config::from_json(const nlohmann::json& j) {
   Config c;
+  // Sizes must be JSON integers: a float such as 1e300 has no int64 value (converting it is
+  // undefined behaviour).
+  auto integer = [&](const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_number_integer()) throw Error(std::string("bad model config: ") + key + " must be an integer");
+    return v.get<int64_t>();
+  };
+  auto integers = [&](const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_number_integer(); }))
+      throw Error(std::string("bad model config: ") + key + " must be a list of integers");
+    return v.get<std::vector<int64_t>>();
+  };
   try {
     c.arch = j.at("arch").get<std::string>();
-    c.d_model = j.at("d_model").get<int64_t>();
-    c.n_layers = j.at("n_layers").get<int64_t>();
-    c.n_heads = j.at("n_heads").get<int64_t>();
-    c.ffn_hidden = j.at("ffn_hidden").get<int64_t>();
-    c.ctx = j.at("ctx").get<int64_t>();
+    c.d_model = integer("d_model");
+    c.n_layers = integer("n_layers");
+    c.n_heads = integer("n_heads");
+    c.ffn_hidden = integer("ffn_hidden");
+    c.ctx = integer("ctx");
     c.rope_base = j.at("rope_base").get<double>();
     c.norm_eps = j.at("norm_eps").get<double>();
-    c.vocab = j.at("vocab").get<int64_t>();
+    c.vocab = integer("vocab");
     if (c.is_word()) {
-      c.enc_d_model = j.at("enc_d_model").get<int64_t>();
-      c.enc_layers = j.at("enc_layers").get<int64_t>();
-      c.enc_heads = j.at("enc_heads").get<int64_t>();
-      c.enc_ffn_hidden = j.at("enc_ffn_hidden").get<int64_t>();
-      c.dec_d_model = j.at("dec_d_model").get<int64_t>();
-      c.dec_layers = j.at("dec_layers").get<int64_t>();
-      c.dec_heads = j.at("dec_heads").get<int64_t>();
-      c.dec_ffn_hidden = j.at("dec_ffn_hidden").get<int64_t>();
+      c.enc_d_model = integer("enc_d_model");
+      c.enc_layers = integer("enc_layers");
+      c.enc_heads = integer("enc_heads");
+      c.enc_ffn_hidden = integer("enc_ffn_hidden");
+      c.dec_d_model = integer("dec_d_model");
+      c.dec_layers = integer("dec_layers");
+      c.dec_heads = integer("dec_heads");
+      c.dec_ffn_hidden = integer("dec_ffn_hidden");
       c.word_rule = j.at("word_rule").get<std::string>();
-      c.word_cap = j.at("word_cap").get<int64_t>();
+      c.word_cap = integer("word_cap");
     }
     if (c.is_patch()) {
       c.patch = j.at("patch").get<std::string>();
-      c.inner_d_model = j.at("inner_d_model").get<std::vector<int64_t>>();
-      c.inner_layers = j.at("inner_layers").get<std::vector<int64_t>>();
-      c.inner_heads = j.at("inner_heads").get<std::vector<int64_t>>();
-      c.inner_ffn_hidden = j.at("inner_ffn_hidden").get<std::vector<int64_t>>();
-      c.stage_embed = j.at("stage_embed").get<std::vector<int64_t>>();
+      c.inner_d_model = integers("inner_d_model");
+      c.inner_layers = integers("inner_layers");
+      c.inner_heads = integers("inner_heads");
+      c.inner_ffn_hidden = integers("inner_ffn_hidden");
+      c.stage_embed = integers("stage_embed");
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("bad model config: ") + e.what());
@@ -151,17 +169,21 @@ Config Config::from_json(const nlohmann::json& j) {
 void Config::validate() const {
   auto bad = [](const std::string& what) { throw Error("bad model config: " + what); };
   if (arch != "flat" && arch != "word" && arch != "patch") bad("unknown arch '" + arch + "'");
+  // The bounds are bytes-train's (--d-model, --layers, --ctx): a config outside them comes from a
+  // damaged or crafted file, and its sizes would drive allocations.
   auto check_stack = [&](const std::string& name, int64_t d, int64_t heads, int64_t layers, int64_t hid) {
-    if (d < 1 || d > 65536) bad(name + "d_model out of range");
-    if (heads < 1 || heads * head_dim != d)
+    if (d < head_dim || d > max_width || d % head_dim != 0)
+      bad(name + "d_model must be a multiple of 64 from 64 to " + std::to_string(max_width) + ": " + std::to_string(d));
+    if (heads != d / head_dim)
       bad(name + "n_heads · 64 must equal " + name + "d_model (heads are 64 wide): " + std::to_string(d));
-    if (layers < 1 || layers > 1024) bad(name + "layers out of range");
-    if (hid < 1 || hid > 1 << 20) bad(name + "ffn_hidden out of range");
+    if (layers < 1 || layers > max_layers) bad(name + "layers out of range");
+    if (hid < 1 || hid > 8 * max_width) bad(name + "ffn_hidden out of range");
   };
   check_stack("", d_model, n_heads, n_layers, ffn_hidden);
-  if (ctx < 1 || ctx > 1 << 24) bad("ctx out of range");
+  if (ctx < 1 || ctx > max_ctx) bad("ctx out of range");
   if (vocab != VOCAB) bad("vocab must be 258");
-  if (!(rope_base > 0) || !(norm_eps > 0)) bad("rope_base and norm_eps must be positive");
+  if (!(rope_base > 0 && rope_base <= 1e12) || !(norm_eps > 0 && norm_eps < 1))
+    bad("rope_base must be in (0, 1e12] and norm_eps in (0, 1)");
   if (is_patch()) {
     const auto units = unit_bytes();
     const size_t inner = units.size() - 1;
@@ -171,7 +193,7 @@ void Config::validate() const {
           " inner stages");
     for (size_t k = 0; k < inner; ++k) {
       check_stack("inner_", inner_d_model[k], inner_heads[k], inner_layers[k], inner_ffn_hidden[k]);
-      if (stage_embed[k] < 1 || stage_embed[k] * units[k] > 1 << 20) bad("stage_embed out of range");
+      if (stage_embed[k] < 1 || stage_embed[k] > (1 << 20) / units[k]) bad("stage_embed out of range");
     }
     if (ctx % units[0] != 0)
       bad("ctx " + std::to_string(ctx) + " must be a whole number of " + std::to_string(units[0]) + "-byte patches");
@@ -796,8 +818,13 @@ void save_model(const Model& model, const std::string& path) {
 
 namespace {
 
+// A header this long holds some 100 000 tensor entries, ten times the most a config within
+// bounds has (five stacks of 256 blocks); a longer one is damage or an attack, and a parsed
+// JSON header takes many times its size in memory.
+constexpr uint64_t max_header = 16 << 20;
+
 struct Header {
-  nlohmann::json json;
+  nlohmann::json json, meta;  // meta: __metadata__, strings by name
   uint64_t data_start;
 };
 
@@ -806,7 +833,7 @@ Header read_header(const InputFile& in, const std::string& path) {
   uint64_t size = in.size(), n = 0;
   if (size < 8) throw Error("not a model file (too short for a safetensors header): " + path);
   in.pread_exact(&n, 8, 0);
-  if (n > size - 8 || n > (100u << 20)) throw Error("not a model file (bad safetensors header length): " + path);
+  if (n > size - 8 || n > max_header) throw Error("not a model file (bad safetensors header length): " + path);
   std::string text(n, '\0');
   in.pread_exact(text.data(), n, 8);
   Header h;
@@ -817,9 +844,12 @@ Header read_header(const InputFile& in, const std::string& path) {
   }
   if (!h.json.is_object()) throw Error("not a model file (safetensors header is not an object): " + path);
   h.data_start = 8 + n;
-  const auto meta = h.json.value("__metadata__", nlohmann::json::object());
-  if (meta.value("format", "") != "bytes-model") throw Error("not a bytes model (no \"format\": \"bytes-model\"): " + path);
-  std::string version = meta.value("format_version", "1");
+  h.meta = h.json.value("__metadata__", nlohmann::json::object());
+  // safetensors' __metadata__ maps strings to strings.
+  if (!h.meta.is_object() || !std::all_of(h.meta.begin(), h.meta.end(), [](const auto& v) { return v.is_string(); }))
+    throw Error("not a model file (safetensors __metadata__ must map names to strings): " + path);
+  if (h.meta.value("format", "") != "bytes-model") throw Error("not a bytes model (no \"format\": \"bytes-model\"): " + path);
+  std::string version = h.meta.value("format_version", "1");
   if (version != std::to_string(model_format_version))
     throw Error("unsupported model format version " + version + " (this build reads " +
                 std::to_string(model_format_version) + "): " + path);
@@ -827,10 +857,9 @@ Header read_header(const InputFile& in, const std::string& path) {
 }
 
 Config config_of(const Header& h, const std::string& path) {
-  const auto meta = h.json["__metadata__"];
-  if (!meta.contains("config") || !meta["config"].is_string()) throw Error("model has no config in its metadata: " + path);
+  if (!h.meta.contains("config")) throw Error("model has no config in its metadata: " + path);
   try {
-    return Config::from_json(nlohmann::json::parse(meta["config"].get<std::string>()));
+    return Config::from_json(nlohmann::json::parse(h.meta["config"].get<std::string>()));
   } catch (const nlohmann::json::exception&) {
     throw Error("model config is not JSON: " + path);
   } catch (const Error& e) {
@@ -850,26 +879,35 @@ Model load_model(const std::string& path, bool map) {
   Header h = read_header(in, path);
   Model model(config_of(h, path), false);
   const uint64_t data_size = in.size() - h.data_start;
-  size_t seen = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // each tensor's data_offsets
   // Mappable when the tensors lie in the model's own order, back to back, floats aligned: the
   // layout save_model writes.
   bool in_order = h.data_start % alignof(float) == 0;
   uint64_t first = 0;
   for (const auto& t : model.tensors()) {
-    if (!h.json.contains(t.name)) throw Error("model lacks tensor " + t.name + ": " + path);
-    const auto& e = h.json[t.name];
-    if (e.value("dtype", "") != "F32")
-      throw Error("tensor " + t.name + " is " + e.value("dtype", "?") + ", expected F32: " + path);
-    if (e.value("shape", std::vector<int64_t>{}) != t.shape) throw Error("tensor " + t.name + " has the wrong shape: " + path);
-    auto offs = e.value("data_offsets", std::vector<uint64_t>{});
-    if (offs.size() != 2 || offs[1] < offs[0] || offs[1] - offs[0] != t.size * 4 || offs[1] > data_size)
+    const auto it = h.json.find(t.name);
+    if (it == h.json.end()) throw Error("model lacks tensor " + t.name + ": " + path);
+    const auto& e = *it;
+    auto field = [&](const char* key) { return e.is_object() && e.contains(key) ? e[key] : nlohmann::json(); };
+    if (const auto dtype = field("dtype"); dtype != "F32")
+      throw Error("tensor " + t.name + " is " + (dtype.is_string() ? dtype.get<std::string>() : "?") + ", expected F32: " + path);
+    if (field("shape") != nlohmann::json(t.shape)) throw Error("tensor " + t.name + " has the wrong shape: " + path);
+    const auto offs = field("data_offsets");
+    const bool pair = offs.is_array() && offs.size() == 2 && offs[0].is_number_unsigned() && offs[1].is_number_unsigned();
+    const uint64_t begin = pair ? offs[0].get<uint64_t>() : 0, end = pair ? offs[1].get<uint64_t>() : 0;
+    if (!pair || end < begin || end - begin != t.size * 4 || end > data_size)
       throw Error("tensor " + t.name + " has bad data offsets (file truncated?): " + path);
-    if (seen == 0) first = offs[0];
-    in_order = in_order && offs[0] == first + t.offset * 4;
-    ++seen;
+    if (spans.empty()) first = begin;
+    in_order = in_order && begin == first + t.offset * 4;
+    spans.emplace_back(begin, end);
   }
-  if (h.json.size() != seen + (h.json.contains("__metadata__") ? 1 : 0))
+  if (h.json.size() != spans.size() + (h.json.contains("__metadata__") ? 1 : 0))
     throw Error("model has tensors the " + model.config().arch + " architecture does not: " + path);
+  // Tensors that share bytes would let a small file claim any number of parameters (and have the
+  // copy below allocate them); apart, they hold at most the file's size.
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].first < spans[i - 1].second) throw Error("model has tensors that overlap (corrupt?): " + path);
   if (map && in_order) {
     model.mapping_ = std::make_shared<const MappedFile>(in, MappedFile::Use::resident);
     model.mapped_ = reinterpret_cast<const float*>(model.mapping_->data() + h.data_start + first);

@@ -15,6 +15,9 @@
 namespace bytes {
 
 inline constexpr int32_t BOS = 256, EOW = 257, VOCAB = 258;
+// The largest sizes a config may hold, bytes-train's limits: widths (of every stack), blocks per
+// stack, context (bytes, or words for the word model).
+inline constexpr int64_t max_width = 8192, max_layers = 256, max_ctx = int64_t(1) << 24;
 
 struct Config {
   std::string arch = "flat";  // "flat", "word" or "patch"

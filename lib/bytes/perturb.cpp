@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "bytes/error.hpp"
+#include "bytes/io.hpp"
 
 namespace bytes {
 
@@ -611,6 +612,24 @@ std::string perturb_pieces(std::string_view in, const std::vector<size_t>& cuts,
   p.feed(in.substr(at), out);
   p.finish(out);
   return out;
+}
+
+void perturb_record(Perturber& perturber, std::string_view line, const std::string& field, uint64_t& records,
+                    std::string& out) {
+  if (blank_line(line)) {
+    out.append(line).push_back('\n');
+    return;
+  }
+  auto j = parse_json_line(line);
+  const auto it = j.find(field);  // end() for a value that is not an object
+  if (it == j.end() || !it->is_string()) throw Error("has no string field \"" + field + "\"");
+  perturber.restart(++records);
+  std::string noisy;
+  perturber.feed(it->get_ref<const std::string&>(), noisy);
+  perturber.finish(noisy);
+  *it = std::move(noisy);
+  out += j.dump();
+  out += '\n';
 }
 
 std::vector<Perturber::Count> Perturber::counts() const {

@@ -72,4 +72,13 @@ class Perturber {
 std::string perturb_pieces(std::string_view in, const std::vector<size_t>& cuts, const std::vector<NoiseSpec>& chain,
                            uint64_t seed, NoiseUnit unit);
 
+// A line of bytes-perturb --field: appends it to out, newline-terminated, with its string field
+// `field` perturbed and the rest re-serialised compactly in its order; a blank line as it is.
+// Each record (a line that is not blank) is a stream of its own: records counts them, and the
+// n-th is stream n (Perturber::restart), whatever the records before it hold. Throws Error ("is
+// not JSON", "has no string field …") for the caller to prefix with where the line is; out is
+// then as it was. The perturber must work on code points: JSON strings cannot carry stray bytes.
+void perturb_record(Perturber& perturber, std::string_view line, const std::string& field, uint64_t& records,
+                    std::string& out);
+
 }  // namespace bytes

@@ -128,7 +128,9 @@ PY
   printf '{"context":42}\n' >bad3.jsonl
   printf '["context"]\n' >bad4.jsonl
   printf '{"context":"cut\n' >bad5.jsonl
-  for f in bad1:3 bad2:2 bad3:1 bad4:1 bad5:1; do
+  # Nested too deep to write back out (it overflowed the stack: a crash, exit 139).
+  python3 -c 'print("{\"context\":\"x\"}"); print("{\"context\":\"a\",\"x\":" + "[" * 300000 + "]" * 300000 + "}")' >bad6.jsonl
+  for f in bad1:3 bad2:2 bad3:1 bad4:1 bad5:1 bad6:2; do
     expect_exit 1 bytes-perturb --field context -n drop ${f%:*}.jsonl -o o.jsonl
     expect_error_line bytes-perturb
     grep -q "line ${f#*:} of ${f%:*}.jsonl" err || fail "$f: $(cat err)"

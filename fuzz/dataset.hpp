@@ -1,0 +1,90 @@
+// The two dataset targets: what a reader does with a dataset, and the re-sealer that lets
+// mutated files past the checksums.
+#pragma once
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "bytes/dataset.hpp"
+#include "bytes/error.hpp"
+#include "fuzz.hpp"
+
+// Everything a program may do with a dataset: open it, list and read every document, list the
+// sources, decode each split's frames, verify. Only bytes::Error may stop it; what it reads must
+// agree with what the header and index promised.
+inline void read_everything(const std::string& path) {
+  try {
+    bytes::Dataset ds(path);
+    uint64_t in_split[bytes::n_splits] = {};
+    for (uint64_t i = 0; i < ds.docs(); ++i) {
+      const auto d = ds.doc(i);
+      FUZZ_CHECK(int(d.split) < bytes::n_splits && d.source < ds.sources());
+      // A document lies within its split's stream (wrapping around 64 bits included).
+      const uint64_t bytes = ds.stats(d.split).bytes;
+      FUZZ_CHECK(d.offset <= bytes && d.length <= bytes - d.offset);
+      in_split[int(d.split)] += d.length;
+      FUZZ_CHECK(ds.read_doc(i).size() == d.length);
+    }
+    for (size_t s = 0; s < ds.sources(); ++s) ds.source(uint32_t(s));
+    for (int s = 0; s < bytes::n_splits; ++s) {
+      const auto split = bytes::Split(s);
+      FUZZ_CHECK(in_split[s] == ds.stats(split).bytes);
+      uint64_t decoded = 0;
+      ds.for_each_frame(split, [&](const uint8_t*, size_t n) { decoded += n; });
+      FUZZ_CHECK(decoded == ds.stats(split).bytes);
+    }
+    ds.verify();
+  } catch (const bytes::Error&) {
+  }
+}
+
+// Makes every checksum of a dataset file match its bytes, as bytes::DatasetWriter computes them,
+// so that a mutated file reaches the structural checks behind the checksums. Also sets the
+// header's file size to the real one (an inserted or erased byte would otherwise stop every such
+// mutation at that first check). A field that points outside the file is left as it is: the
+// reader must refuse it anyway.
+//
+// It knows the layout of bytes-dataset(5), version 1: the header fields and their offsets below,
+// the frame record (file offset at 0, compressed size at 16, checksum at 24, 40 bytes), the tables
+// region (frame table, source list, metadata, back to back from the tables offset), the index
+// (from the end of the tables to the end of the file), and XXH3-64 (seed 0) for every checksum.
+inline void reseal(std::string& file) {
+  namespace fmt = bytes::dataset_format;
+  enum : size_t {  // header fields
+    file_size = 16, frames = 32, tables_offset = 48, sources_size = 56, meta_size = 64,
+    tables_checksum = 96, index_checksum = 104, header_checksum = 120,
+  };
+  if (file.size() < fmt::header_size) return;
+  auto* p = reinterpret_cast<uint8_t*>(file.data());
+  const uint64_t size = file.size();
+  auto get = [&](size_t at) {
+    uint64_t v;
+    std::memcpy(&v, p + at, 8);
+    return v;
+  };
+  auto put = [&](size_t at, uint64_t v) { std::memcpy(p + at, &v, 8); };
+  put(file_size, size);
+  const uint64_t tables = get(tables_offset), n_frames = get(frames), sources = get(sources_size), meta = get(meta_size);
+  if (tables <= size && n_frames <= (size - tables) / fmt::frame_record_size) {
+    const uint64_t frame_bytes = n_frames * fmt::frame_record_size;
+    for (uint64_t i = 0; i < n_frames; ++i) {
+      uint8_t* r = p + tables + i * fmt::frame_record_size;
+      uint64_t at;
+      uint32_t n;
+      std::memcpy(&at, r, 8);
+      std::memcpy(&n, r + 16, 4);
+      if (at <= size && n <= size - at) {
+        const uint64_t sum = XXH3_64bits(p + at, n);
+        std::memcpy(r + 24, &sum, 8);
+      }
+    }
+    const uint64_t room = size - tables - frame_bytes;
+    if (sources <= room && meta <= room - sources) {
+      const uint64_t index = tables + frame_bytes + sources + meta;
+      put(tables_checksum, XXH3_64bits(p + tables, index - tables));
+      put(index_checksum, XXH3_64bits(p + index, size - index));
+    }
+  }
+  put(header_checksum, XXH3_64bits(p, header_checksum));
+}
