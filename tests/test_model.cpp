@@ -516,3 +516,30 @@ TEST_CASE("a model header of the wrong JSON types is a named error, not a JSON l
   h["head.weight"]["data_offsets"] = {-4, 0};
   refused(h, "bad data offsets");
 }
+
+TEST_CASE("matmul keeps primitives for a bounded number of shapes, and results do not depend on it") {
+  // The word model meets new row counts every step; an unbounded cache grew training by megabytes
+  // a step. More distinct shapes than the cache holds, each checked against a plain product.
+  std::mt19937_64 rng(9);
+  std::vector<float> a(64 * 8), b(8 * 5), c;
+  for (auto& x : a) x = float(int(rng() % 7) - 3);
+  for (auto& x : b) x = float(int(rng() % 5) - 2);
+  for (int64_t rows = 1; rows <= 64; ++rows) {
+    c.assign(size_t(rows * 5), 0.0f);
+    matmul({rows, 5, 8, false, false, false}, a.data(), b.data(), c.data());
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < 5; ++j) {
+        float want = 0;
+        for (int64_t k = 0; k < 8; ++k) want += a[size_t(i * 8 + k)] * b[size_t(k * 5 + j)];
+        REQUIRE(c[size_t(i * 5 + j)] == want);
+      }
+  }
+  // Then k varies too: more shapes than the cache holds.
+  for (int64_t k = 1; k <= 8; ++k)
+    for (int64_t rows = 1; rows <= 40; ++rows) {
+      c.assign(size_t(rows * 5), 0.0f);
+      matmul({rows, 5, k, false, false, false}, a.data(), b.data(), c.data());
+    }
+  CHECK(matmul_cache_size() <= matmul_cache_entries);
+  CHECK(matmul_cache_size() > 0);
+}
