@@ -12,8 +12,8 @@
 
 // Everything a program may do with a dataset: open it, list and read every document, list the
 // sources, decode each split's frames, verify. Only bytes::Error may stop it; what it reads must
-// agree with what the header and index promised.
-inline void read_everything(const std::string& path) {
+// agree with what the header and index promised. True when the file was read without an error.
+inline bool read_everything(const std::string& path) {
   try {
     bytes::Dataset ds(path);
     uint64_t in_split[bytes::n_splits] = {};
@@ -36,55 +36,62 @@ inline void read_everything(const std::string& path) {
     }
     ds.verify();
   } catch (const bytes::Error&) {
+    return false;
   }
+  return true;
 }
 
-// Makes every checksum of a dataset file match its bytes, as bytes::DatasetWriter computes them,
-// so that a mutated file reaches the structural checks behind the checksums. Also sets the
-// header's file size to the real one (an inserted or erased byte would otherwise stop every such
-// mutation at that first check). A field that points outside the file is left as it is: the
-// reader must refuse it anyway.
-//
-// It knows the layout of bytes-dataset(5), version 1: the header fields and their offsets below,
-// the frame record (file offset at 0, compressed size at 16, checksum at 24, 40 bytes), the tables
-// region (frame table, source list, metadata, back to back from the tables offset), the index
-// (from the end of the tables to the end of the file), and XXH3-64 (seed 0) for every checksum.
-inline void reseal(std::string& file) {
+namespace seal {
+
+// Header fields (bytes-dataset(5)).
+enum : size_t {
+  version = 8, file_size = 16, frames = 32, tables_offset = 48, sources_size = 56, meta_size = 64,
+  tables_checksum = 96, index_checksum = 104, header_checksum = 120,
+};
+
+inline uint64_t get(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline void put(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+
+// Version 1: the frame record (file offset at 0, compressed size at 16, checksum at 24, 40
+// bytes); the tables region (frame table, source list, metadata, back to back from the tables
+// offset); the index (from the end of the tables to the end of the file).
+inline void reseal_v1(uint8_t* p, uint64_t size) {
   namespace fmt = bytes::dataset_format;
-  enum : size_t {  // header fields
-    file_size = 16, frames = 32, tables_offset = 48, sources_size = 56, meta_size = 64,
-    tables_checksum = 96, index_checksum = 104, header_checksum = 120,
-  };
-  if (file.size() < fmt::header_size) return;
-  auto* p = reinterpret_cast<uint8_t*>(file.data());
-  const uint64_t size = file.size();
-  auto get = [&](size_t at) {
-    uint64_t v;
-    std::memcpy(&v, p + at, 8);
-    return v;
-  };
-  auto put = [&](size_t at, uint64_t v) { std::memcpy(p + at, &v, 8); };
-  put(file_size, size);
-  const uint64_t tables = get(tables_offset), n_frames = get(frames), sources = get(sources_size), meta = get(meta_size);
-  if (tables <= size && n_frames <= (size - tables) / fmt::frame_record_size) {
-    const uint64_t frame_bytes = n_frames * fmt::frame_record_size;
-    for (uint64_t i = 0; i < n_frames; ++i) {
-      uint8_t* r = p + tables + i * fmt::frame_record_size;
-      uint64_t at;
-      uint32_t n;
-      std::memcpy(&at, r, 8);
-      std::memcpy(&n, r + 16, 4);
-      if (at <= size && n <= size - at) {
-        const uint64_t sum = XXH3_64bits(p + at, n);
-        std::memcpy(r + 24, &sum, 8);
-      }
-    }
-    const uint64_t room = size - tables - frame_bytes;
-    if (sources <= room && meta <= room - sources) {
-      const uint64_t index = tables + frame_bytes + sources + meta;
-      put(tables_checksum, XXH3_64bits(p + tables, index - tables));
-      put(index_checksum, XXH3_64bits(p + index, size - index));
-    }
+  const uint64_t tables = get(p + tables_offset), n_frames = get(p + frames), sources = get(p + sources_size),
+                 meta = get(p + meta_size);
+  if (tables > size || n_frames > (size - tables) / fmt::frame_record_size) return;
+  for (uint64_t i = 0; i < n_frames; ++i) {
+    uint8_t* r = p + tables + i * fmt::frame_record_size;
+    uint32_t n;
+    std::memcpy(&n, r + 16, 4);
+    if (get(r) <= size && n <= size - get(r)) put(r + 24, XXH3_64bits(p + get(r), n));
   }
-  put(header_checksum, XXH3_64bits(p, header_checksum));
+  const uint64_t room = size - tables - n_frames * fmt::frame_record_size;
+  if (sources > room || meta > room - sources) return;
+  const uint64_t index = size - (room - sources - meta);
+  put(p + tables_checksum, XXH3_64bits(p + tables, index - tables));
+  put(p + index_checksum, XXH3_64bits(p + index, size - index));
+}
+
+}  // namespace seal
+
+// Makes every checksum of a dataset file match its bytes, as bytes::DatasetWriter computes them
+// (XXH3-64, seed 0), so that a mutated file reaches the structural checks behind the checksums.
+// Also sets the header's file size to the real one (an inserted or erased byte would otherwise
+// stop every such mutation at that first check). A field that points outside the file is left as
+// it is: the reader must refuse it anyway. Knows version 1 (reseal_v1); a file of another
+// version gets its header sealed, all a reader checks before refusing the version, and false.
+inline bool reseal(std::string& file) {
+  if (file.size() < bytes::dataset_format::header_size) return false;
+  auto* p = reinterpret_cast<uint8_t*>(file.data());
+  seal::put(p + seal::file_size, file.size());
+  uint32_t version;
+  std::memcpy(&version, p + seal::version, 4);
+  if (version == 1) seal::reseal_v1(p, file.size());
+  seal::put(p + seal::header_checksum, XXH3_64bits(p, seal::header_checksum));
+  return version == 1;
 }
