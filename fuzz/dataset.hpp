@@ -46,7 +46,7 @@ namespace seal {
 // Header fields (bytes-dataset(5)).
 enum : size_t {
   version = 8, file_size = 16, frames = 32, tables_offset = 48, sources_size = 56, meta_size = 64,
-  tables_checksum = 96, index_checksum = 104, header_checksum = 120,
+  tables_checksum = 96, index_checksum = 104, header_checksum = 120,  // 104: version 2's index block count
 };
 
 inline uint64_t get(const uint8_t* p) {
@@ -77,13 +77,40 @@ inline void reseal_v1(uint8_t* p, uint64_t size) {
   put(p + index_checksum, XXH3_64bits(p + index, size - index));
 }
 
+// Version 2: frames as in version 1; after the frame table, the index table (56-byte records:
+// block file offset at 0, compressed size at 40, checksum at 48), then sources and metadata, all
+// under the tables checksum; the index blocks follow (header field 104 counts them).
+inline void reseal_v2(uint8_t* p, uint64_t size) {
+  namespace fmt = bytes::dataset_format;
+  const uint64_t tables = get(p + tables_offset), n_frames = get(p + frames), sources = get(p + sources_size),
+                 meta = get(p + meta_size), n_blocks = get(p + index_checksum);
+  if (tables > size || n_frames > (size - tables) / fmt::frame_record_size) return;
+  for (uint64_t i = 0; i < n_frames; ++i) {
+    uint8_t* r = p + tables + i * fmt::frame_record_size;
+    uint32_t n;
+    std::memcpy(&n, r + 16, 4);
+    if (get(r) <= size && n <= size - get(r)) put(r + 24, XXH3_64bits(p + get(r), n));
+  }
+  const uint64_t blocks_at = tables + n_frames * fmt::frame_record_size;
+  if (n_blocks > (size - blocks_at) / fmt::index_record_size) return;
+  for (uint64_t b = 0; b < n_blocks; ++b) {
+    uint8_t* r = p + blocks_at + b * fmt::index_record_size;
+    uint32_t n;
+    std::memcpy(&n, r + 40, 4);
+    if (get(r) <= size && n <= size - get(r)) put(r + 48, XXH3_64bits(p + get(r), n));
+  }
+  const uint64_t rest = blocks_at + n_blocks * fmt::index_record_size;
+  if (sources > size - rest || meta > size - rest - sources) return;
+  put(p + tables_checksum, XXH3_64bits(p + tables, rest + sources + meta - tables));
+}
+
 }  // namespace seal
 
 // Makes every checksum of a dataset file match its bytes, as bytes::DatasetWriter computes them
 // (XXH3-64, seed 0), so that a mutated file reaches the structural checks behind the checksums.
 // Also sets the header's file size to the real one (an inserted or erased byte would otherwise
 // stop every such mutation at that first check). A field that points outside the file is left as
-// it is: the reader must refuse it anyway. Knows version 1 (reseal_v1); a file of another
+// it is: the reader must refuse it anyway. Knows versions 1 and 2; a file of another
 // version gets its header sealed, all a reader checks before refusing the version, and false.
 inline bool reseal(std::string& file) {
   if (file.size() < bytes::dataset_format::header_size) return false;
@@ -92,6 +119,7 @@ inline bool reseal(std::string& file) {
   uint32_t version;
   std::memcpy(&version, p + seal::version, 4);
   if (version == 1) seal::reseal_v1(p, file.size());
+  if (version == 2) seal::reseal_v2(p, file.size());
   seal::put(p + seal::header_checksum, XXH3_64bits(p, seal::header_checksum));
-  return version == 1;
+  return version == 1 || version == 2;
 }
