@@ -112,6 +112,9 @@ struct TrainCommand {
 
   // After parsing: checks what the parser cannot and fills o (throws UsageError).
   void finish() {
+    // An empty value (-o "", or output = "" in a config file) satisfies the parser but names nothing.
+    if (o.dataset.empty()) throw UsageError("--data must name a dataset file");
+    if (o.run_dir.empty()) throw UsageError("--output must name a run directory");
   for (auto [flag, width] :
        {std::pair{"--d-model", d}, {"--enc-d-model", enc_d}, {"--dec-d-model", dec_d}, {"--inner-d-model", inner_d}})
     if (width % head_dim != 0) throw UsageError(std::string(flag) + " must be a multiple of 64 (heads are 64 wide)");

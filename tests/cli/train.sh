@@ -19,6 +19,11 @@ case_usage_errors() {
     expect_exit 2 bytes-train $args
     expect_error_line bytes-train
   done
+  # Empty names (as a config file can give them) name nothing.
+  expect_exit 2 bytes-train -d "" -o r --steps 5
+  expect_error_line bytes-train
+  expect_exit 2 bytes-train -d d.bds -o "" --steps 5
+  expect_error_line bytes-train
   [ ! -e r ] || fail "a usage error created the run directory"
 }
 
