@@ -56,6 +56,18 @@ inline uint64_t get(const uint8_t* p) {
 }
 inline void put(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
+// Each record of a table (file offset at 0, size at size_at, checksum at sum_at) gets the checksum
+// of the bytes it points at; records pointing outside the file are left as they are.
+inline void reseal_records(uint8_t* p, uint64_t size, uint64_t at, uint64_t count, uint64_t record, size_t size_at,
+                           size_t sum_at) {
+  for (uint64_t i = 0; i < count; ++i) {
+    uint8_t* r = p + at + i * record;
+    uint32_t n;
+    std::memcpy(&n, r + size_at, 4);
+    if (get(r) <= size && n <= size - get(r)) put(r + sum_at, XXH3_64bits(p + get(r), n));
+  }
+}
+
 // Version 1: the frame record (file offset at 0, compressed size at 16, checksum at 24, 40
 // bytes); the tables region (frame table, source list, metadata, back to back from the tables
 // offset); the index (from the end of the tables to the end of the file).
@@ -64,12 +76,7 @@ inline void reseal_v1(uint8_t* p, uint64_t size) {
   const uint64_t tables = get(p + tables_offset), n_frames = get(p + frames), sources = get(p + sources_size),
                  meta = get(p + meta_size);
   if (tables > size || n_frames > (size - tables) / fmt::frame_record_size) return;
-  for (uint64_t i = 0; i < n_frames; ++i) {
-    uint8_t* r = p + tables + i * fmt::frame_record_size;
-    uint32_t n;
-    std::memcpy(&n, r + 16, 4);
-    if (get(r) <= size && n <= size - get(r)) put(r + 24, XXH3_64bits(p + get(r), n));
-  }
+  reseal_records(p, size, tables, n_frames, fmt::frame_record_size, 16, 24);
   const uint64_t room = size - tables - n_frames * fmt::frame_record_size;
   if (sources > room || meta > room - sources) return;
   const uint64_t index = size - (room - sources - meta);
@@ -85,20 +92,10 @@ inline void reseal_v2(uint8_t* p, uint64_t size) {
   const uint64_t tables = get(p + tables_offset), n_frames = get(p + frames), sources = get(p + sources_size),
                  meta = get(p + meta_size), n_blocks = get(p + index_checksum);
   if (tables > size || n_frames > (size - tables) / fmt::frame_record_size) return;
-  for (uint64_t i = 0; i < n_frames; ++i) {
-    uint8_t* r = p + tables + i * fmt::frame_record_size;
-    uint32_t n;
-    std::memcpy(&n, r + 16, 4);
-    if (get(r) <= size && n <= size - get(r)) put(r + 24, XXH3_64bits(p + get(r), n));
-  }
+  reseal_records(p, size, tables, n_frames, fmt::frame_record_size, 16, 24);
   const uint64_t blocks_at = tables + n_frames * fmt::frame_record_size;
   if (n_blocks > (size - blocks_at) / fmt::index_record_size) return;
-  for (uint64_t b = 0; b < n_blocks; ++b) {
-    uint8_t* r = p + blocks_at + b * fmt::index_record_size;
-    uint32_t n;
-    std::memcpy(&n, r + 40, 4);
-    if (get(r) <= size && n <= size - get(r)) put(r + 48, XXH3_64bits(p + get(r), n));
-  }
+  reseal_records(p, size, blocks_at, n_blocks, fmt::index_record_size, 40, 48);
   const uint64_t rest = blocks_at + n_blocks * fmt::index_record_size;
   if (sources > size - rest || meta > size - rest - sources) return;
   put(p + tables_checksum, XXH3_64bits(p + tables, rest + sources + meta - tables));
