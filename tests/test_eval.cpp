@@ -28,15 +28,6 @@ Config word_config(int64_t ctx, int64_t cap) {
   return c;
 }
 
-// Text with words, runs of spaces, newlines, long words for the cap and bytes outside UTF-8.
-std::string wordy_text(std::mt19937_64& rng, size_t n) {
-  static const std::string pieces[] = {"the ", "a", "b", "  ", "\n", "\xff", "\xc3\xa9", "word", "x", "...", "\t"};
-  std::string s;
-  while (s.size() < n) s += pieces[rng() % std::size(pieces)];
-  s.resize(n);
-  return s;
-}
-
 // The protocol as bytes-eval computed it over a whole document before it streamed: every window
 // listed first (the last one anchored to the end for flat and patch), full windows batched, each
 // short one alone; for words, every window batched in order and EOW's bits on the next word's
@@ -165,7 +156,7 @@ TEST_CASE("the stream scores every byte exactly as the whole-buffer protocol, ho
         std::vector<ScoredByte> got;
         StreamScorer s(m, stride, batch, [&](const ScoredByte& b) { got.push_back(b); });
         for (size_t n : lengths) {
-          const std::string text = c.config.is_word() ? wordy_text(rng, n) : testing::random_bytes(rng, n);
+          const std::string text = c.config.is_word() ? testing::wordy_text(rng, n) : testing::random_bytes(rng, n);
           std::vector<double> want;
           std::vector<uint8_t> want_top;
           reference(m, stride, batch, text, want, want_top);
@@ -197,7 +188,7 @@ TEST_CASE("the stream sends a byte's bits once its window is whole and holds no 
     const uint64_t lag = uint64_t(c.is_word() ? (batch * step + 1) * c.word_cap : batch * step);
     uint64_t sent = 0;
     StreamScorer s(m, 0, batch, [&](const ScoredByte& b) { sent = b.offset + 1; });
-    const std::string text = c.is_word() ? wordy_text(rng, 3000) : testing::random_bytes(rng, 3000);
+    const std::string text = c.is_word() ? testing::wordy_text(rng, 3000) : testing::random_bytes(rng, 3000);
     for (size_t at = 0; at < text.size(); at += 50) {
       s.push(reinterpret_cast<const uint8_t*>(text.data()) + at, 50);
       CAPTURE(at);
@@ -227,11 +218,11 @@ TEST_CASE("zstd's floor: the same bytes give the same figure in any pieces, that
     return bpb;
   };
   // Within the level's window (8 MiB at 19) the input is compressed whole, as zstd -19 FILE.
-  const std::string small = wordy_text(rng, 200000);
+  const std::string small = testing::wordy_text(rng, 200000);
   CHECK(in_pieces(small, 19) == one_call(small, 19));
   CHECK(zstd_bpb(reinterpret_cast<const uint8_t*>(small.data()), small.size()) == one_call(small, 19));
   // Beyond it (512 KiB at level 1), a stream: the pieces do not matter, the size hardly does.
-  const std::string large = wordy_text(rng, 3 << 19);
+  const std::string large = testing::wordy_text(rng, 3 << 19);
   const double streamed = in_pieces(large, 1);
   CHECK(in_pieces(large, 1) == streamed);
   CHECK(streamed == doctest::Approx(one_call(large, 1)).epsilon(1e-4));

@@ -389,15 +389,6 @@ Model sharp_word_model(int64_t ctx, int64_t cap) {
   return m;
 }
 
-// Text with words, runs of spaces, newlines, long words for the cap and bytes outside UTF-8.
-std::string wordy_text(std::mt19937_64& rng, size_t n) {
-  static const std::string pieces[] = {"the ", "a", "b", "  ", "\n", "\xff", "\xc3\xa9", "word", "x", "...", "\t"};
-  std::string s;
-  while (s.size() < n) s += pieces[rng() % std::size(pieces)];
-  s.resize(n);
-  return s;
-}
-
 double bits_of(const float* logits, int32_t symbol) {
   std::vector<float> lp(VOCAB);
   kernels::log_softmax(logits, VOCAB, lp.data());
@@ -410,7 +401,7 @@ TEST_CASE("word model: changing byte t leaves every earlier byte's bits unchange
   std::mt19937_64 rng(21);
   Model m = sharp_word_model(6, 8);
   for (int trial = 0; trial < 12; ++trial) {
-    std::string doc = wordy_text(rng, 90);
+    std::string doc = testing::wordy_text(rng, 90);
     Scorer scorer{m, 3, 4};
     auto before = scorer.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
     const size_t t = rng() % doc.size();
@@ -461,7 +452,7 @@ TEST_CASE("word model: the cached stream predicts every symbol as bytes-eval doe
   for (int64_t ctx : {5, 64}) {
     Model m = sharp_word_model(ctx, 8);
     for (size_t prompt : {size_t(0), size_t(13)}) {
-      const std::string doc = wordy_text(rng, 160);
+      const std::string doc = testing::wordy_text(rng, 160);
       CAPTURE(ctx);
       CAPTURE(prompt);
       const auto want = Scorer{m, 2, 4}.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());

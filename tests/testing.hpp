@@ -36,4 +36,13 @@ inline std::string random_bytes(std::mt19937_64& rng, size_t n, int alphabet = 2
   return s;
 }
 
+// Text with words, runs of spaces, newlines, long words for the cap and bytes outside UTF-8.
+inline std::string wordy_text(std::mt19937_64& rng, size_t n) {
+  static const std::string pieces[] = {"the ", "a", "b", "  ", "\n", "\xff", "\xc3\xa9", "word", "x", "...", "\t"};
+  std::string s;
+  while (s.size() < n) s += pieces[rng() % std::size(pieces)];
+  s.resize(n);
+  return s;
+}
+
 }  // namespace testing
