@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "bytes/dataset.hpp"
-#include "bytes/error.hpp"
+#include "bytes/formats/dataset.hpp"
+#include "bytes/base/error.hpp"
 #include "fuzz.hpp"
 
 // Everything a program may do with a dataset: open it, list and read every document, list the

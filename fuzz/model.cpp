@@ -7,8 +7,8 @@
 // loaded twice: as it is, and padded with zero floats to the end of its furthest tensor.
 #include <nlohmann/json.hpp>
 
-#include "bytes/error.hpp"
-#include "bytes/model.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/models/model.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -4,8 +4,8 @@
 // keys in the same order and the field still a string.
 #include <nlohmann/json.hpp>
 
-#include "bytes/error.hpp"
-#include "bytes/perturb.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/perturb.hpp"
 #include "fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

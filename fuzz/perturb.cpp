@@ -4,8 +4,8 @@
 // under code-point noise.
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "bytes/error.hpp"
-#include "bytes/perturb.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/perturb.hpp"
 #include "fuzz.hpp"
 
 namespace {

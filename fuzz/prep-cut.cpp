@@ -3,8 +3,8 @@
 // (written below the slow and obvious way, as tests/test_prep.cpp does), whatever the read sizes.
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "bytes/error.hpp"
-#include "bytes/prep.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/prep.hpp"
 #include "fuzz.hpp"
 
 using bytes::prep::DocMode;

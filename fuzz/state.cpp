@@ -9,9 +9,9 @@
 // checks behind the checksum are reached.
 #include <vector>
 
-#include "bytes/error.hpp"
-#include "bytes/hash.hpp"
-#include "bytes/train.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/hash.hpp"
+#include "bytes/runs/train.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 // most as many bytes, text without a backslash unchanged, and escaping the result back (in the
 // parser's own escapes) decoding to the same bytes.
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 #include "fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 // the split is prefix-stable (a prefix's words are the whole's, cut there).
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "bytes/words.hpp"
+#include "bytes/text/words.hpp"
 #include "fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "bytes/bench.hpp"
-#include "bytes/error.hpp"
+#include "bytes/runs/bench.hpp"
+#include "bytes/base/error.hpp"
 
 using namespace bytes;
 using namespace bytes::bench;

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 
 using namespace bytes;
 

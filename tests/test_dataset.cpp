@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "bytes/dataset.hpp"
-#include "bytes/error.hpp"
+#include "bytes/formats/dataset.hpp"
+#include "bytes/base/error.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <random>
 
-#include "bytes/eval.hpp"
-#include "bytes/words.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/text/words.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

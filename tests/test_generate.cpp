@@ -4,11 +4,11 @@
 #include <random>
 #include <string>
 
-#include "bytes/eval.hpp"
-#include "bytes/generate.hpp"
-#include "bytes/kernels.hpp"
-#include "bytes/model.hpp"
-#include "bytes/words.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/runs/generate.hpp"
+#include "bytes/kernels/kernels.hpp"
+#include "bytes/models/model.hpp"
+#include "bytes/text/words.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

@@ -7,10 +7,10 @@
 #include <random>
 #include <utility>
 
-#include "bytes/error.hpp"
-#include "bytes/kernels.hpp"
-#include "bytes/model.hpp"
-#include "bytes/parallel.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/kernels/kernels.hpp"
+#include "bytes/models/model.hpp"
+#include "bytes/base/parallel.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "bytes/error.hpp"
-#include "bytes/perturb.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/perturb.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

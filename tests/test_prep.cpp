@@ -2,8 +2,8 @@
 
 #include <map>
 
-#include "bytes/error.hpp"
-#include "bytes/prep.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/prep.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

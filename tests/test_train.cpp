@@ -5,9 +5,9 @@
 #include <csignal>
 #include <cstring>
 
-#include "bytes/error.hpp"
-#include "bytes/eval.hpp"
-#include "bytes/train.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/runs/train.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

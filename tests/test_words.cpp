@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "bytes/error.hpp"
-#include "bytes/words.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/text/words.hpp"
 #include "testing.hpp"
 
 using namespace bytes;

@@ -1,11 +1,11 @@
 // bytes-bench: this machine's limits, and our kernels and programs measured against them.
 #include <cstdio>
 
-#include "bytes/bench.hpp"
+#include "bytes/runs/bench.hpp"
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
-#include "bytes/parallel.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/base/parallel.hpp"
 
 using namespace bytes;
 

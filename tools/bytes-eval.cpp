@@ -8,12 +8,12 @@
 #include <cstdio>
 
 #include "bytes/cli.hpp"
-#include "bytes/dataset.hpp"
-#include "bytes/error.hpp"
-#include "bytes/eval.hpp"
-#include "bytes/io.hpp"
-#include "bytes/parallel.hpp"
-#include "bytes/progress.hpp"
+#include "bytes/formats/dataset.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/base/parallel.hpp"
+#include "bytes/base/progress.hpp"
 
 using namespace bytes;
 

@@ -7,10 +7,10 @@
 #include <cstdio>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/generate.hpp"
-#include "bytes/io.hpp"
-#include "bytes/parallel.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/generate.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/base/parallel.hpp"
 
 using namespace bytes;
 

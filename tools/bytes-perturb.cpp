@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
-#include "bytes/perturb.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/text/perturb.hpp"
 
 using namespace bytes;
 

@@ -4,12 +4,12 @@
 #include <cstdio>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/generate.hpp"
-#include "bytes/io.hpp"
-#include "bytes/prep.hpp"
-#include "bytes/progress.hpp"
-#include "bytes/words.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/generate.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/text/prep.hpp"
+#include "bytes/base/progress.hpp"
+#include "bytes/text/words.hpp"
 
 using namespace bytes;
 

@@ -4,11 +4,11 @@
 #include <filesystem>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
-#include "bytes/parallel.hpp"
-#include "bytes/progress.hpp"
-#include "bytes/train.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/base/parallel.hpp"
+#include "bytes/base/progress.hpp"
+#include "bytes/runs/train.hpp"
 #include "train-command.hpp"
 
 using namespace bytes;

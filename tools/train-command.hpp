@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/train.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/train.hpp"
 
 namespace bytes {
 

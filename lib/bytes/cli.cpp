@@ -13,7 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <system_error>
 
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 #include "bytes_version.hpp"
 
 namespace bytes::cli {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "bytes/io.hpp"
+#include "bytes/base/io.hpp"
 
 namespace bytes {
 

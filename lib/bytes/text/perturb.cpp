@@ -1,4 +1,4 @@
-#include "bytes/perturb.hpp"
+#include "bytes/text/perturb.hpp"
 
 #include <unicase.h>
 #include <unictype.h>
@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
 
 namespace bytes {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bytes/model.hpp"
+#include "bytes/models/model.hpp"
 
 namespace bytes {
 

@@ -1,4 +1,4 @@
-#include "bytes/train.hpp"
+#include "bytes/runs/train.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/eval.hpp"
-#include "bytes/hash.hpp"
-#include "bytes/io.hpp"
-#include "bytes/progress.hpp"
-#include "bytes/words.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/base/hash.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/base/progress.hpp"
+#include "bytes/text/words.hpp"
 
 namespace bytes {
 

@@ -1,4 +1,4 @@
-#include "bytes/matmul.hpp"
+#include "bytes/kernels/matmul.hpp"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -10,7 +10,7 @@
 #include <mutex>
 #include <tuple>
 
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 
 namespace bytes {
 namespace {

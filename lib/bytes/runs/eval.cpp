@@ -1,4 +1,4 @@
-#include "bytes/eval.hpp"
+#include "bytes/runs/eval.hpp"
 
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getCParams: the level's window
 #include <zstd.h>
@@ -7,9 +7,9 @@
 #include <cmath>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
-#include "bytes/words.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/text/words.hpp"
 
 namespace bytes {
 

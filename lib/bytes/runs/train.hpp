@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "bytes/dataset.hpp"
-#include "bytes/model.hpp"
+#include "bytes/formats/dataset.hpp"
+#include "bytes/models/model.hpp"
 
 namespace bytes {
 

@@ -1,4 +1,4 @@
-#include "bytes/bench.hpp"
+#include "bytes/runs/bench.hpp"
 
 #include <fcntl.h>
 #include <omp.h>
@@ -15,14 +15,14 @@
 #include <map>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/generate.hpp"
-#include "bytes/io.hpp"
-#include "bytes/kernels.hpp"
-#include "bytes/parallel.hpp"
-#include "bytes/perturb.hpp"
-#include "bytes/prep.hpp"
-#include "bytes/train.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/generate.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/kernels/kernels.hpp"
+#include "bytes/base/parallel.hpp"
+#include "bytes/text/perturb.hpp"
+#include "bytes/text/prep.hpp"
+#include "bytes/runs/train.hpp"
 #include "bytes_version.hpp"
 
 namespace bytes::bench {

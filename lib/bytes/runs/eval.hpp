@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bytes/model.hpp"
-#include "bytes/words.hpp"
+#include "bytes/models/model.hpp"
+#include "bytes/text/words.hpp"
 
 namespace bytes {
 

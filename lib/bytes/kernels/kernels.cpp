@@ -1,4 +1,4 @@
-#include "bytes/kernels.hpp"
+#include "bytes/kernels/kernels.hpp"
 
 #include <omp.h>
 

@@ -1,4 +1,4 @@
-#include "bytes/progress.hpp"
+#include "bytes/base/progress.hpp"
 
 #include <spdlog/spdlog.h>
 

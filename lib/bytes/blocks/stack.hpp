@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "bytes/matmul.hpp"
+#include "bytes/kernels/matmul.hpp"
 
 namespace bytes {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "bytes/matmul.hpp"
-#include "bytes/stack.hpp"
+#include "bytes/kernels/matmul.hpp"
+#include "bytes/blocks/stack.hpp"
 
 namespace bytes {
 

@@ -1,6 +1,6 @@
-#include "bytes/words.hpp"
+#include "bytes/text/words.hpp"
 
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 
 namespace bytes {
 

@@ -1,9 +1,9 @@
-#include "bytes/stack.hpp"
+#include "bytes/blocks/stack.hpp"
 
 #include <cstring>
 
-#include "bytes/error.hpp"
-#include "bytes/kernels.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/kernels/kernels.hpp"
 
 namespace bytes {
 

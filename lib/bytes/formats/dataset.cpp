@@ -1,4 +1,4 @@
-#include "bytes/dataset.hpp"
+#include "bytes/formats/dataset.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "bytes/error.hpp"
-#include "bytes/hash.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/hash.hpp"
 #include "bytes_version.hpp"
 
 namespace bytes {

@@ -1,4 +1,4 @@
-#include "bytes/io.hpp"
+#include "bytes/base/io.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
+#include "bytes/base/error.hpp"
 
 namespace bytes {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bytes/dataset.hpp"
+#include "bytes/formats/dataset.hpp"
 
 namespace bytes::prep {
 

@@ -1,4 +1,4 @@
-#include "bytes/prep.hpp"
+#include "bytes/text/prep.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -13,8 +13,8 @@
 #include <filesystem>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
 
 namespace bytes::prep {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "bytes/model.hpp"
+#include "bytes/models/model.hpp"
 
 namespace bytes::bench {
 

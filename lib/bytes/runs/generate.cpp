@@ -1,4 +1,4 @@
-#include "bytes/generate.hpp"
+#include "bytes/runs/generate.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,9 +6,9 @@
 #include <limits>
 
 #include "bytes/cli.hpp"
-#include "bytes/error.hpp"
-#include "bytes/eval.hpp"
-#include "bytes/words.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/runs/eval.hpp"
+#include "bytes/text/words.hpp"
 
 namespace bytes {
 

@@ -1,13 +1,13 @@
-#include "bytes/model.hpp"
+#include "bytes/models/model.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 
-#include "bytes/error.hpp"
-#include "bytes/io.hpp"
-#include "bytes/kernels.hpp"
+#include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "bytes/kernels/kernels.hpp"
 
 namespace bytes {
 

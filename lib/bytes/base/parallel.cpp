@@ -1,4 +1,4 @@
-#include "bytes/parallel.hpp"
+#include "bytes/base/parallel.hpp"
 
 #include <omp.h>
 
