@@ -2,7 +2,8 @@
 #include <cstdio>
 
 #include "bytes/runs/bench.hpp"
-#include "bytes/cli.hpp"
+#include "cli.hpp"
+#include "bytes/base/units.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/base/parallel.hpp"
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
       }
       return int(cli::ok);
     }
-    o.text_bytes = cli::parse_size(text_bytes);
+    o.text_bytes = parse_size(text_bytes);
     if (o.text_bytes < 4096 || o.text_bytes > (1ull << 30)) throw UsageError("--text-bytes must be 4K to 1G");
     o.precisions.clear();
     for (const auto& p : precisions) o.precisions.push_back(p == "bf16" ? Precision::bf16 : Precision::f32);

@@ -7,7 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
+#include "bytes/base/units.hpp"
 #include "bytes/formats/dataset.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/eval.hpp"
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     if (conditional && !dataset.empty()) throw UsageError("--conditional reads JSON lines, not --data");
     if (input == "-" && dataset.empty() && isatty(0))
       throw UsageError("no input given and stdin is a terminal (name a file, or --data)");
-    uint64_t limit = max_bytes.empty() ? UINT64_MAX : cli::parse_size(max_bytes);
+    uint64_t limit = max_bytes.empty() ? UINT64_MAX : parse_size(max_bytes);
     Model model = load_model(model_path);
     const int64_t used_stride = window_stride(model.config(), stride);
 

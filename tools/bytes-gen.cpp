@@ -6,7 +6,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
+#include "bytes/text/escape.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/generate.hpp"
 #include "bytes/base/io.hpp"
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   return cli::run(app, common, argc, argv, [&] {
     set_threads(cli::thread_count(common));
     for (const auto& stop : stops) {
-      opt.stops.push_back(cli::unescape(stop));
+      opt.stops.push_back(unescape(stop));
       if (opt.stops.back().empty()) throw UsageError("--stop needs a non-empty string");
     }
     if (lines && opt.max_bytes < 0 && opt.ignore_end)

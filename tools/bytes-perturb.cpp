@@ -7,7 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/text/perturb.hpp"
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
         for (size_t got; (got = in.read(buf.data(), buf.size())) > 0;) {
           perturber.feed(std::string_view(buf.data(), got), writer.buffer());
           writer.submit();
-          cli::check_interrupt();
+          check_interrupt();
         }
       }
       perturber.finish(writer.buffer());
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
           }
           // Send what is ready when the input pauses (a co-process waits for its answer) or piles up.
           if (!lines.has_line() || writer.buffer().size() >= (1 << 20)) writer.submit();
-          cli::check_interrupt();
+          check_interrupt();
         }
       }
     }

@@ -3,7 +3,10 @@
 
 #include <cstdio>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
+#include "bytes/base/interrupt.hpp"
+#include "bytes/base/units.hpp"
+#include "bytes/text/escape.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/generate.hpp"
 #include "bytes/base/io.hpp"
@@ -55,7 +58,7 @@ int cat(const std::string& path, const std::string& split, const std::vector<uin
   Dataset ds(path);
   std::string delimiter;
   if (nul) delimiter = std::string(1, '\0');
-  else if (!delimiter_flag.empty()) delimiter = cli::unescape(delimiter_flag);
+  else if (!delimiter_flag.empty()) delimiter = unescape(delimiter_flag);
   else if (use_delimiter && ds.meta().contains("delimiter"))
     for (int c : ds.meta()["delimiter"]) delimiter += char(c);
   std::vector<uint8_t> buf(1 << 20);
@@ -64,7 +67,7 @@ int cat(const std::string& path, const std::string& split, const std::vector<uin
       size_t n = size_t(std::min<uint64_t>(buf.size(), d.length - off));
       ds.read(d.split, d.offset + off, n, buf.data());
       write_stdout(buf.data(), n);
-      cli::check_interrupt();
+      check_interrupt();
     }
     write_stdout(delimiter);
   };
@@ -105,7 +108,7 @@ int show_words(const std::string& path, WordRule rule, size_t cap) {
       }
       word += buf[i];
     }
-    cli::check_interrupt();
+    check_interrupt();
   }
   flush();
   return int(cli::ok);
@@ -181,11 +184,11 @@ int main(int argc, char** argv) {
     if (output.empty()) throw UsageError("missing -o/--output: the dataset file to write");
     if (!separator.empty() && app.count("--docs")) throw UsageError("--separator and --docs exclude each other");
     opt.mode = separator.empty() ? prep::parse_doc_mode(mode) : prep::DocMode::separator;
-    opt.separator = cli::unescape(separator);
+    opt.separator = unescape(separator);
     if (app.count("--separator") && opt.separator.empty()) throw UsageError("--separator must not be empty");
     opt.skip_binary = binary == "skip";
     opt.threads = cli::thread_count(common);
-    uint64_t block = cli::parse_size(block_size);
+    uint64_t block = parse_size(block_size);
     if (block < 4096 || block > (64u << 20)) throw UsageError("--block-size must be between 4K and 64M");
     opt.block_size = uint32_t(block);
 

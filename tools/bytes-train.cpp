@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/base/parallel.hpp"

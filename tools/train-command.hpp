@@ -4,26 +4,12 @@
 #include <string>
 #include <utility>
 
-#include "bytes/cli.hpp"
+#include "cli.hpp"
 #include "bytes/base/error.hpp"
+#include "bytes/base/units.hpp"
 #include "bytes/runs/train.hpp"
 
 namespace bytes {
-
-// "600", "90s", "10m", "1.5h" → seconds.
-inline double parse_duration(const std::string& text) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    throw UsageError("not a duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
-  }
-  std::string unit = text.substr(used);
-  double scale = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-  if (scale < 0 || !(v > 0)) throw UsageError("not a positive duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
-  return v * scale;
-}
 
 // Where --resume finds the run's options: RUN/config.toml, when no --config is given.
 inline std::string resume_config(int argc, char** argv) {
@@ -137,11 +123,11 @@ struct TrainCommand {
   o.seed = common.seed;
   o.precision = precision == "bf16" ? Precision::bf16 : Precision::f32;
   if (!bytes_budget.empty()) {
-    o.max_bytes = cli::parse_size(bytes_budget);
+    o.max_bytes = parse_size(bytes_budget);
     if (o.max_bytes == 0) throw UsageError("--bytes must be positive");
   }
   if (!time_budget.empty()) o.max_seconds = parse_duration(time_budget);
-  o.val_bytes = cli::parse_size(val_bytes);
+  o.val_bytes = parse_size(val_bytes);
   if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
     throw UsageError("give a training budget: --steps, --bytes or --time");  }
 };

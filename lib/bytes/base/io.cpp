@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "bytes/cli.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 
 namespace bytes {
@@ -46,7 +46,7 @@ size_t InputFile::read(void* buf, size_t n) {
     ssize_t got = ::read(fd_, buf, n);
     if (got >= 0) return size_t(got);
     if (errno == EINTR) {
-      cli::check_interrupt();
+      check_interrupt();
       continue;
     }
     throw_errno("read error", name_);

@@ -2,11 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
+#include <unistd.h>
 
-#include "bytes/cli.hpp"
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 
 namespace bytes {
+
+bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
+
+bool colour_enabled() {
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour && *no_colour) return false;
+  const char* term = std::getenv("TERM");
+  if (term && std::strcmp(term, "dumb") == 0) return false;
+  return stderr_is_tty();
+}
 
 std::string human_bytes(double n) {
   static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
@@ -31,7 +44,7 @@ std::string human_duration(double seconds) {
 
 Progress::Progress(std::string label, uint64_t total, std::string unit, bool enabled)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
-  enabled_ = enabled && cli::colour_enabled() && spdlog::default_logger()->should_log(spdlog::level::info);
+  enabled_ = enabled && colour_enabled() && spdlog::default_logger()->should_log(spdlog::level::info);
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 

@@ -29,6 +29,11 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
+// Whether stderr is a terminal, and whether to colour it (a terminal, NO_COLOR unset, TERM not
+// "dumb"): the progress bar and the log's colours follow it.
+bool stderr_is_tty();
+bool colour_enabled();
+
 // "1.5 MB", "320 B": decimal units, as rates are quoted.
 std::string human_bytes(double n);
 // "1:02:03" or "2:03".

@@ -14,7 +14,8 @@
 #include <fstream>
 #include <map>
 
-#include "bytes/cli.hpp"
+#include "bytes/base/interrupt.hpp"
+#include "bytes/base/units.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/generate.hpp"
 #include "bytes/base/io.hpp"
@@ -66,7 +67,7 @@ uint64_t llc_bytes() {
     std::string s;
     if (!(in >> s)) break;
     try {
-      best = std::max<uint64_t>(best, cli::parse_size(s));
+      best = std::max<uint64_t>(best, parse_size(s));
     } catch (...) {
     }
   }
@@ -96,7 +97,7 @@ std::vector<double> time_calls(const Options& o, const std::function<void()>& fn
   const int64_t calls = std::max<int64_t>(1, int64_t(std::ceil(o.min_seconds / one)));
   std::vector<double> seconds;
   for (int r = 0; r < o.repetitions; ++r) {
-    cli::check_interrupt();
+    check_interrupt();
     t = clock_type::now();
     for (int64_t i = 0; i < calls; ++i) fn();
     seconds.push_back(since(t) / double(calls));
@@ -391,7 +392,7 @@ class Runner {
     };
     for (int i = 0; i < o_.warmup; ++i) once();
     pp.clear(), tg.clear();
-    for (int i = 0; i < o_.repetitions; ++i) cli::check_interrupt(), once();
+    for (int i = 0; i < o_.repetitions; ++i) check_interrupt(), once();
     const std::string size = model_size(c, model.n_params());
     if (want_pp) {
       Row r;

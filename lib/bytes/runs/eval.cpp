@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "bytes/cli.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/text/words.hpp"
@@ -84,7 +84,7 @@ void StreamScorer::run_tokens(const Window* w, int64_t count, int64_t T) {
   // Later windows read tokens from next_pos_ + 1 − ctx on (the last one too), so bytes from
   // next_pos_ − ctx on.
   keep_from(uint64_t(std::max<int64_t>(0, next_pos_ - ctx_)));
-  cli::check_interrupt();
+  check_interrupt();
 }
 
 // The word model: the same protocol over words. Token 0 is the BOS word, token k the document's
@@ -159,7 +159,7 @@ void StreamScorer::run_words() {
     first_word_ = keep;
     keep_from(starts_.front());
   }
-  cli::check_interrupt();
+  check_interrupt();
 }
 
 void StreamScorer::emit(uint64_t end) {

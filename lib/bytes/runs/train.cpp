@@ -14,7 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "bytes/cli.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/eval.hpp"
 #include "bytes/base/hash.hpp"
@@ -430,7 +430,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
 
   std::vector<int32_t> x(size_t(B * T)), y(size_t(B * T));
   auto validate = [&]() {
-    if (val_docs.empty() || cli::interrupted()) return -1.0;
+    if (val_docs.empty() || interrupted()) return -1.0;
     Scorer scorer{model, 0, 8};
     double bits = 0;
     uint64_t n = 0;
@@ -439,7 +439,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
         for (double b : scorer.bits(doc.data(), doc.size())) bits += b;
         n += doc.size();
       }
-    } catch (const cli::Interrupted&) {
+    } catch (const Interrupted&) {
       return -1.0;  // a signal during validation: skip it and go on to the checkpoint
     }
     return n ? bits / double(n) : -1.0;
@@ -544,7 +544,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     // The signal is read once a step: one arriving later in this step (while the metrics are
     // written) must wait for the next, or the run would stop without the checkpoint of a step it
     // has logged.
-    const bool signalled = cli::interrupted();
+    const bool signalled = interrupted();
     bool last = (!time_only && st.step >= st.total_steps) || (o.max_seconds > 0 && st.seconds >= o.max_seconds) ||
                 signalled;
     if ((o.val_every > 0 && st.step % o.val_every == 0) || last) rep.val_bpb = validate();
@@ -559,7 +559,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
       window_flops = 0;
     }
     if ((o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) || last) checkpoint();
-    if (signalled) throw cli::Interrupted();
+    if (signalled) throw Interrupted();
   }
   return rep;
 }

@@ -76,7 +76,7 @@ struct TrainHooks {
 };
 
 // Trains until the budget is spent or a signal arrives (then checkpoints and throws
-// cli::Interrupted). Returns the last report.
+// Interrupted). Returns the last report.
 TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 
 // A run's checkpoint (state.bin, bytes-train(1)): the counters, the AdamW moments and, in the file,

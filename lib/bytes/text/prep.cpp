@@ -12,7 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "bytes/cli.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
 
@@ -263,7 +263,7 @@ class Pipeline {
     const size_t step = 4 << 20;
     for (size_t off = 0; off < n; off += step) {
       XXH3_128bits_update(state_, p + off, std::min(step, n - off));
-      cli::check_interrupt();
+      check_interrupt();
     }
     length_ = n;
     if (accept(XXH3_128bits_digest(state_), split, source)) {
@@ -271,7 +271,7 @@ class Pipeline {
         size_t take = std::min(step, n - off);
         writer_.append(p + off, take);
         read_bytes(take);
-        cli::check_interrupt();
+        check_interrupt();
       }
       writer_.end_doc();
     } else {
@@ -370,7 +370,7 @@ Stats prepare(const std::vector<Input>& inputs, const std::string& output, const
     for (size_t got; (got = in.read(chunk.data(), chunk.size())) > 0;) {
       cutter.feed(chunk.data(), got);
       read_bytes(got);
-      cli::check_interrupt();
+      check_interrupt();
     }
     cutter.finish();
   }

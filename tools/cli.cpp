@@ -1,4 +1,4 @@
-#include "bytes/cli.hpp"
+#include "cli.hpp"
 
 #include <sched.h>
 #include <signal.h>
@@ -14,27 +14,13 @@
 #include <system_error>
 
 #include "bytes/base/error.hpp"
+#include "bytes/base/interrupt.hpp"
+#include "bytes/base/progress.hpp"
 #include "bytes_version.hpp"
 
 namespace bytes::cli {
 namespace {
 
-volatile sig_atomic_t pending_signal = 0;
-
-void on_signal(int sig) { pending_signal = sig; }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  // No SA_RESTART: a read blocked on a terminal or pipe returns EINTR so the loop can stop.
-  sa.sa_flags = 0;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  // A file over the size limit (ulimit -f, a quota) makes write(2) fail with EFBIG, reported
-  // like a full disk, rather than killing the process with its temporaries left behind.
-  signal(SIGXFSZ, SIG_IGN);
-}
 
 void set_up_logging(const std::string& name) {
   auto mode = colour_enabled() ? spdlog::color_mode::always : spdlog::color_mode::never;
@@ -63,15 +49,6 @@ void close_stdout() {
 
 }  // namespace
 
-bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
-
-bool colour_enabled() {
-  const char* no_colour = std::getenv("NO_COLOR");
-  if (no_colour && *no_colour) return false;
-  const char* term = std::getenv("TERM");
-  if (term && std::strcmp(term, "dumb") == 0) return false;
-  return stderr_is_tty();
-}
 
 void init(CLI::App& app, Common& common) {
   const std::string& name = app.get_name();
@@ -106,11 +83,6 @@ int thread_count(const Common& common) {
   return n > 0 ? int(n) : 1;
 }
 
-bool interrupted() { return pending_signal != 0; }
-int interrupt_signal() { return pending_signal; }
-void check_interrupt() {
-  if (interrupted()) throw Interrupted();
-}
 
 int run(CLI::App& app, Common& common, int argc, char** argv, const std::function<int()>& body) {
   const std::string name = app.get_name();
@@ -132,7 +104,7 @@ int run(CLI::App& app, Common& common, int argc, char** argv, const std::functio
   }
   common.verbosity = common.verbose - common.quiet;
   spdlog::set_level(level_for(common.verbosity));
-  install_signal_handlers();
+  install_interrupt_handlers();
   try {
     int code = body();
     close_stdout();
@@ -151,57 +123,6 @@ int run(CLI::App& app, Common& common, int argc, char** argv, const std::functio
   return Exit::failure;
 }
 
-uint64_t parse_size(const std::string& text) {
-  if (text.empty()) throw UsageError("empty size");
-  size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used, 10);
-  } catch (const std::exception&) {
-    throw UsageError("not a size: '" + text + "'");
-  }
-  if (text[0] == '-') throw UsageError("not a size: '" + text + "'");
-  std::string suffix = text.substr(used);
-  int shift = 0;
-  if (suffix == "" || suffix == "B") shift = 0;
-  else if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
-  else if (suffix == "M" || suffix == "MiB") shift = 20;
-  else if (suffix == "G" || suffix == "GiB") shift = 30;
-  else if (suffix == "T" || suffix == "TiB") shift = 40;
-  else throw UsageError("unknown size suffix in '" + text + "' (use K, M, G or T)");
-  if (shift && value > (~0ULL >> shift)) throw UsageError("size too large: '" + text + "'");
-  return uint64_t(value) << shift;
-}
 
-std::string unescape(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c != '\\') {
-      out += c;
-      continue;
-    }
-    if (++i == text.size()) throw UsageError("trailing backslash in '" + text + "'");
-    switch (text[i]) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case '0': out += '\0'; break;
-      case '\\': out += '\\'; break;
-      case 'x': {
-        auto hex = [&](size_t j) {
-          if (j >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[j])))
-            throw UsageError("bad \\x escape in '" + text + "' (need two hex digits)");
-          return std::stoi(text.substr(j, 1), nullptr, 16);
-        };
-        out += char(hex(i + 1) * 16 + hex(i + 2));
-        i += 2;
-        break;
-      }
-      default: throw UsageError(std::string("unknown escape \\") + text[i] + " in '" + text + "'");
-    }
-  }
-  return out;
-}
 
 }  // namespace bytes::cli

@@ -1,5 +1,5 @@
 // The command-line layer every program shares: common flags, logging to stderr, exit codes,
-// colour and terminal detection, the signal flag and the checked close of stdout.
+// and the checked close of stdout. Only the programs see CLI11: the library knows nothing of it.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -33,21 +33,7 @@ int run(CLI::App& app, Common& common, int argc, char** argv, const std::functio
 // The thread count to use: the --threads value, or every core this process may run on.
 int thread_count(const Common& common);
 
-// True once SIGINT or SIGTERM arrived; the signal number is kept for the exit code.
-bool interrupted();
-int interrupt_signal();
-// Throws Interrupted when a signal arrived: long loops call this between units of work.
-void check_interrupt();
-struct Interrupted : std::exception {
-  const char* what() const noexcept override { return "interrupted"; }
-};
 
-bool stderr_is_tty();
-bool colour_enabled();
 
-// Parses sizes such as 4096, 256K, 1M, 2G (powers of 1024).
-uint64_t parse_size(const std::string& text);
-// Decodes C escapes: \n \t \r \0 \\ \xHH.
-std::string unescape(const std::string& text);
 
 }  // namespace bytes::cli
