@@ -10,6 +10,8 @@
 #include "bytes/runs/bench.hpp"
 #include "bytes/base/error.hpp"
 
+#include "testing.hpp"
+
 using namespace bytes;
 using namespace bytes::bench;
 
@@ -110,7 +112,7 @@ TEST_CASE("bad tests and sizes are refused before anything runs") {
   int rows = 0;
   CHECK_THROWS_AS(run(o, [&](const Row&) { rows++; }), UsageError);
   o.tests = {"train"};
-  o.d_model = 100;  // not a multiple of the head size
+  o.model_flags = {{"d_model", "100"}};  // not a multiple of the head size
   CHECK_THROWS_AS(run(o, [&](const Row&) { rows++; }), UsageError);
   CHECK(rows == 0);
 }
@@ -122,7 +124,8 @@ TEST_CASE("a tiny run: training FLOPs per byte and the generation limit come fro
   o.tests = {"train", "tg"};
   o.archs = {"flat", "patch"};
   o.precisions = {Precision::f32};
-  o.d_model = 64, o.layers = 1, o.ctx = 32, o.batch = 2, o.inner_d = 64;
+  o.model_flags = {{"d_model", "64"}, {"n_layers", "1"}, {"ctx", "32"}, {"inner_d_model", "64"}};
+  o.batch = 2;
   o.repetitions = 2;
   o.min_seconds = 0.001;
   o.gen_bytes = 16;
@@ -139,9 +142,9 @@ TEST_CASE("a tiny run: training FLOPs per byte and the generation limit come fro
     if (r.test == "train") {
       trains++;
       const std::string arch = r.size.substr(0, r.size.find(' '));
-      Config c = arch == "flat" ? Config::flat(64, 1, 32) : Config::patch_model("8", 64, 1, 128, 64, 2);
-      Model model(c, false);
-      CHECK(r.extra["flops_per_byte"].get<double>() == doctest::Approx(model.flops_per_byte()).epsilon(1e-6));
+      Config c = arch == "flat" ? testing::flat_config(64, 1, 32) : testing::patch_config("8", 64, 1, 32, 64, 2);
+      CHECK(r.extra["flops_per_byte"].get<double>() ==
+            doctest::Approx(make_model(c, false)->flops_per_byte()).epsilon(1e-6));
       CHECK(r.fraction > 0);
       CHECK(r.ceiling == "peak f32");
     }
@@ -149,8 +152,8 @@ TEST_CASE("a tiny run: training FLOPs per byte and the generation limit come fro
       tgs++;
       CHECK(r.ceiling == "bandwidth limit");
       if (r.size.rfind("flat", 0) == 0) {
-        Model model(Config::flat(64, 1, 32), false);
-        const double reads = double(model.n_params() - VOCAB * 64) * 4;  // all but the embedding
+        const double reads = double(make_model(testing::flat_config(64, 1, 32), false)->n_params() - VOCAB * 64) * 4;
+        // all but the embedding
         CHECK(r.extra["weight_mb_per_byte"].get<double>() == doctest::Approx(reads / 1e6));
       }
     }

@@ -8,6 +8,8 @@
 #include <random>
 
 #include "bytes/runs/eval.hpp"
+#include "bytes/models/window.hpp"
+#include "bytes/models/word.hpp"
 #include "bytes/text/words.hpp"
 #include "testing.hpp"
 
@@ -15,18 +17,14 @@ using namespace bytes;
 
 namespace {
 
-Model sharp(Config c, uint64_t seed) {
-  Model m(c);
-  m.init(seed);
-  for (auto& p : m.params) p *= 3.0f;
+std::unique_ptr<Model> sharp(const Config& c, uint64_t seed) {
+  auto m = make_model(c);
+  m->init(seed);
+  for (auto& p : m->params) p *= 3.0f;
   return m;
 }
 
-Config word_config(int64_t ctx, int64_t cap) {
-  Config c = Config::word(64, 1, ctx, 64, 1, 64, 1);
-  c.word_cap = cap;
-  return c;
-}
+Config word_config(int64_t ctx, int64_t cap) { return testing::word_model_config(64, 1, ctx, 64, 1, 64, 1, cap); }
 
 // The protocol as bytes-eval computed it over a whole document before it streamed: every window
 // listed first (the last one anchored to the end for flat and patch), full windows batched, each
@@ -49,16 +47,17 @@ uint8_t argmax(const float* z) { return uint8_t(std::max_element(z, z + 256) - z
 
 void reference(Model& model, int64_t stride, int64_t batch, const std::string& text, std::vector<double>& out,
                std::vector<uint8_t>& top) {
-  const Config& c = model.config();
   const auto* doc = reinterpret_cast<const uint8_t*>(text.data());
-  const int64_t n = int64_t(text.size()), step = window_stride(c, stride);
+  const int64_t n = int64_t(text.size()), step = window_stride(model, stride), ctx = model.context();
+  auto* word = dynamic_cast<WordModel*>(&model);
   const double inv_ln2 = 1.0 / std::log(2.0);
   out.assign(size_t(n), 0.0);
   top.assign(size_t(n), 0);
   if (n == 0) return;
-  if (!c.is_word()) {
+  if (!word) {
+    auto& bytes_model = dynamic_cast<WindowModel&>(model);
     std::vector<Window> full, partial;
-    for (const auto& w : windows(n, c.ctx, step, true)) (w.end - w.lo == c.ctx ? full : partial).push_back(w);
+    for (const auto& w : windows(n, ctx, step, true)) (w.end - w.lo == ctx ? full : partial).push_back(w);
     auto run = [&](const Window* w, int64_t count, int64_t T) {
       std::vector<int32_t> tokens(size_t(count * T)), targets(size_t(count * T), -1);
       for (int64_t b = 0; b < count; ++b)
@@ -67,7 +66,7 @@ void reference(Model& model, int64_t stride, int64_t batch, const std::string& t
           tokens[size_t(b * T + t)] = i == 0 ? BOS : int32_t(doc[i - 1]);
           if (i >= w[b].pos && i < w[b].end) targets[size_t(b * T + t)] = doc[i];
         }
-      model.forward(tokens.data(), targets.data(), count, T);
+      bytes_model.forward(tokens.data(), targets.data(), count, T);
       for (int64_t b = 0; b < count; ++b)
         for (int64_t i = w[b].pos; i < w[b].end; ++i) {
           const int64_t row = b * T + (i - w[b].lo);
@@ -76,16 +75,19 @@ void reference(Model& model, int64_t stride, int64_t batch, const std::string& t
         }
     };
     for (size_t i = 0; i < full.size(); i += size_t(batch))
-      run(full.data() + i, std::min<int64_t>(batch, int64_t(full.size() - i)), c.ctx);
+      run(full.data() + i, std::min<int64_t>(batch, int64_t(full.size() - i)), ctx);
     for (const auto& w : partial) run(&w, 1, w.end - w.lo);
     return;
   }
-  std::vector<size_t> starts = word_starts(text, parse_word_rule(c.word_rule), size_t(c.word_cap));
+  std::vector<size_t> starts;
+  WordSplitter split = word->splitter();
+  for (int64_t i = 0; i < n; ++i)
+    if (split.starts_word(doc[i])) starts.push_back(size_t(i));
   const int64_t m = int64_t(starts.size());
   starts.push_back(size_t(n));
   std::vector<int32_t> symbols(doc, doc + n);
   const int32_t bos = BOS;
-  const auto all = windows(m, c.ctx, step, false);
+  const auto all = windows(m, ctx, step, false);
   for (size_t first = 0; first < all.size(); first += size_t(batch)) {
     WordBatch wb;
     std::vector<std::pair<int64_t, int64_t>> scored;
@@ -100,7 +102,7 @@ void reference(Model& model, int64_t stride, int64_t batch, const std::string& t
       }
       wb.end_row();
     }
-    model.forward(wb);
+    word->forward(wb);
     for (auto [bw, dw] : scored) {
       const int64_t at = wb.dec_start[size_t(bw)], len = wb.length(bw);
       for (int64_t p = 0; p <= len; ++p) {
@@ -138,25 +140,27 @@ TEST_CASE("the stream scores every byte exactly as the whole-buffer protocol, ho
     Config config;
     std::vector<int64_t> strides;
   };
-  const Case cases[] = {{"flat", Config::flat(64, 1, 16), {0, 5, 16}},
-                        {"patch 4", Config::patch_model("4", 64, 1, 16, 64, 1), {0, 4, 7}},
-                        {"patch 4x2", Config::patch_model("4x2", 64, 1, 16, 64, 1), {0, 5, 16}},
+  const Case cases[] = {{"flat", testing::flat_config(64, 1, 16), {0, 5, 16}},
+                        {"patch 4", testing::patch_config("4", 64, 1, 16, 64, 1), {0, 4, 7}},
+                        {"patch 4x2", testing::patch_config("4x2", 64, 1, 16, 64, 1), {0, 5, 16}},
                         {"word", word_config(6, 8), {0, 1, 4, 6}}};
   std::mt19937_64 rng(31);
   for (const Case& c : cases) {
-    Model m = sharp(c.config, 17);
+    const auto owned = sharp(c.config, 17);
+    Model& m = *owned;
+    const bool words = c.config.arch() == "word";
     for (int64_t stride : c.strides)
       for (int64_t batch : {1, 3}) {
         // Lengths on and around multiples of the stride and ctx (words have a few bytes each).
-        const int64_t step = window_stride(c.config, stride), scale = c.config.is_word() ? 4 : 1;
+        const int64_t step = window_stride(m, stride), scale = words ? 4 : 1;
         std::vector<size_t> lengths = {0, 1, 2, 97};
         for (int64_t k : {1, 2, 3, 5})
-          for (int64_t base : {k * step * scale, k * c.config.ctx * scale})
+          for (int64_t base : {k * step * scale, k * m.context() * scale})
             for (int64_t d : {-1, 0, 1}) lengths.push_back(size_t(std::max<int64_t>(0, base + d)));
         std::vector<ScoredByte> got;
         StreamScorer s(m, stride, batch, [&](const ScoredByte& b) { got.push_back(b); });
         for (size_t n : lengths) {
-          const std::string text = c.config.is_word() ? testing::wordy_text(rng, n) : testing::random_bytes(rng, n);
+          const std::string text = words ? testing::wordy_text(rng, n) : testing::random_bytes(rng, n);
           std::vector<double> want;
           std::vector<uint8_t> want_top;
           reference(m, stride, batch, text, want, want_top);
@@ -179,21 +183,23 @@ TEST_CASE("the stream scores every byte exactly as the whole-buffer protocol, ho
 
 TEST_CASE("the stream sends a byte's bits once its window is whole and holds no more than its windows") {
   std::mt19937_64 rng(32);
-  for (const Config& c : {Config::flat(64, 1, 16), Config::patch_model("4x2", 64, 1, 16, 64, 1), word_config(6, 8)}) {
-    Model m = sharp(c, 18);
-    const int64_t batch = 4, step = window_stride(c, 0);
+  for (const Config& c : {testing::flat_config(64, 1, 16), testing::patch_config("4x2", 64, 1, 16, 64, 1), word_config(6, 8)}) {
+    const auto owned = sharp(c, 18);
+    Model& m = *owned;
+    const auto* word = dynamic_cast<const WordModel*>(&m);
+    const int64_t batch = 4, step = window_stride(m, 0);
     // How far the scored bytes may lag the pushed ones: less than a batch of windows, whose run
     // waits for the batch to fill (words: of at most cap bytes, and the one not known to have
     // ended yet).
-    const uint64_t lag = uint64_t(c.is_word() ? (batch * step + 1) * c.word_cap : batch * step);
+    const uint64_t lag = uint64_t(word ? (batch * step + 1) * word->word_cap() : batch * step);
     uint64_t sent = 0;
     StreamScorer s(m, 0, batch, [&](const ScoredByte& b) { sent = b.offset + 1; });
-    const std::string text = c.is_word() ? testing::wordy_text(rng, 3000) : testing::random_bytes(rng, 3000);
+    const std::string text = word ? testing::wordy_text(rng, 3000) : testing::random_bytes(rng, 3000);
     for (size_t at = 0; at < text.size(); at += 50) {
       s.push(reinterpret_cast<const uint8_t*>(text.data()) + at, 50);
       CAPTURE(at);
       CHECK(sent + lag >= at + 50);
-      CHECK(s.held() <= lag + uint64_t(c.ctx * (c.is_word() ? c.word_cap : 1)) + 50);
+      CHECK(s.held() <= lag + uint64_t(m.context() * (word ? word->word_cap() : 1)) + 50);
     }
     s.finish();
     CHECK(sent == text.size());

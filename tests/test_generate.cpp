@@ -9,6 +9,9 @@
 #include "bytes/kernels/kernels.hpp"
 #include "bytes/models/model.hpp"
 #include "bytes/text/words.hpp"
+#include "bytes/models/flat.hpp"
+#include "bytes/models/patch.hpp"
+#include "bytes/models/word.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
@@ -18,10 +21,10 @@ namespace {
 
 // A small model with weights large enough that its distributions are sharp (no near-ties for
 // argmax comparisons).
-Model sharp_model(int64_t ctx, uint64_t seed = 7) {
-  Model m(Config::flat(64, 2, ctx));
-  m.init(seed);
-  for (auto& p : m.params) p *= 6.0f;
+std::unique_ptr<FlatModel> sharp_model(int64_t ctx, uint64_t seed = 7) {
+  auto m = std::make_unique<FlatModel>(testing::flat_config(64, 2, ctx));
+  m->init(seed);
+  for (auto& p : m->params) p *= 6.0f;
   return m;
 }
 
@@ -93,7 +96,8 @@ class ScriptStream final : public SymbolStream {
 }  // namespace
 
 TEST_CASE("cached one-token steps give the logits of the full forward") {
-  Model m = sharp_model(24);
+  const auto owned_m = sharp_model(24);
+  auto& m = *owned_m;
   std::mt19937_64 rng(3);
   std::vector<int32_t> tokens{BOS};
   for (int i = 1; i < 24; ++i) tokens.push_back(int32_t(rng() % 256));
@@ -113,9 +117,11 @@ TEST_CASE("cached one-token steps give the logits of the full forward") {
 
 TEST_CASE("a model file is mapped, not copied, and computes the same") {
   testing::TempDir dir;
-  Model m = sharp_model(16);
+  const auto owned_m = sharp_model(16);
+  auto& m = *owned_m;
   save_model(m, dir / "m.safetensors");
-  Model mapped = load_model(dir / "m.safetensors", true);
+  const auto loaded = load_model(dir / "m.safetensors", true);
+  auto& mapped = dynamic_cast<FlatModel&>(*loaded);
   CHECK(mapped.params.empty());
   CHECK(mapped.n_params() == m.n_params());
   std::vector<int32_t> tokens{BOS, 'a', 'b', 'c'};
@@ -133,10 +139,10 @@ size_t before_last_partial_window(size_t n, int64_t ctx, int64_t stride) {
   return n - n % step;
 }
 
-Model sharp_patch_model(const char* spec, int64_t ctx) {
-  Model m(Config::patch_model(spec, 64, 2, ctx, 64, 1));
-  m.init(15);
-  for (auto& p : m.params) p *= 3.0f;
+std::unique_ptr<PatchModel> sharp_patch_model(const char* spec, int64_t ctx) {
+  auto m = std::make_unique<PatchModel>(testing::patch_config(spec, 64, 2, ctx, 64, 1));
+  m->init(15);
+  for (auto& p : m->params) p *= 3.0f;
   return m;
 }
 
@@ -144,7 +150,8 @@ Model sharp_patch_model(const char* spec, int64_t ctx) {
 // exactly the state that one step a position would have left (every stage, every cache).
 TEST_CASE("patch model: a prompt in one block leaves the state of one step a position") {
   for (const char* spec : {"4", "4x2", "2x2x2"}) {
-    Model m = sharp_patch_model(spec, 32);
+    const auto owned_m = sharp_patch_model(spec, 32);
+    auto& m = *owned_m;
     std::mt19937_64 rng(5);
     std::vector<int32_t> tokens{BOS};
     for (int i = 1; i < 32; ++i) tokens.push_back(int32_t(rng() % 256));
@@ -171,7 +178,9 @@ TEST_CASE("the stream predicts every byte from bytes-eval's window, flat or patc
   for (const char* arch : {"flat", "4", "4x2"})
   for (int64_t stride : {0, 5, 16}) {
     CAPTURE(arch);
-    Model m = std::string(arch) == "flat" ? sharp_model(16) : sharp_patch_model(arch, 16);
+    const std::unique_ptr<WindowModel> owned =
+        std::string(arch) == "flat" ? std::unique_ptr<WindowModel>(sharp_model(16)) : sharp_patch_model(arch, 16);
+    WindowModel& m = *owned;
     std::mt19937_64 rng(11);
     const std::string doc = testing::random_bytes(rng, 70);
     Scorer scorer{m, stride, 4};
@@ -191,7 +200,8 @@ TEST_CASE("the stream predicts every byte from bytes-eval's window, flat or patc
 
 TEST_CASE("greedy generation writes the teacher-forced argmax") {
   for (int64_t ctx : {128, 16}) {  // within one window, and sliding many times
-    Model m = sharp_model(ctx);
+    const auto owned_m = sharp_model(ctx);
+    auto& m = *owned_m;
     auto stream = open_stream(m);
     GenerateOptions o;
     o.sampling.temperature = 0;
@@ -212,7 +222,8 @@ TEST_CASE("greedy generation writes the teacher-forced argmax") {
 }
 
 TEST_CASE("the same seed gives the same bytes, another seed others") {
-  Model m = sharp_model(32);
+  const auto owned_m = sharp_model(32);
+  auto& m = *owned_m;
   auto stream = open_stream(m);
   GenerateOptions o;
   o.max_bytes = 200;
@@ -245,7 +256,8 @@ TEST_CASE("Utf8State matches RFC 3629 on every 1- and 2-byte input and random lo
 }
 
 TEST_CASE("--utf8 output is valid UTF-8, also from a broken prompt and within the byte budget") {
-  Model m = sharp_model(32);
+  const auto owned_m = sharp_model(32);
+  auto& m = *owned_m;
   auto stream = open_stream(m);
   GenerateOptions o;
   o.utf8 = true;
@@ -380,12 +392,10 @@ TEST_CASE("escaped output keeps text and names every other byte, however it is s
 
 namespace {
 
-Model sharp_word_model(int64_t ctx, int64_t cap) {
-  Config c = Config::word(64, 2, ctx, 64, 1, 64, 1);
-  c.word_cap = cap;
-  Model m(c);
-  m.init(11);
-  for (auto& p : m.params) p *= 3.0f;
+std::unique_ptr<WordModel> sharp_word_model(int64_t ctx, int64_t cap) {
+  auto m = std::make_unique<WordModel>(testing::word_model_config(64, 2, ctx, 64, 1, 64, 1, cap));
+  m->init(11);
+  for (auto& p : m->params) p *= 3.0f;
   return m;
 }
 
@@ -399,7 +409,8 @@ double bits_of(const float* logits, int32_t symbol) {
 
 TEST_CASE("word model: changing byte t leaves every earlier byte's bits unchanged") {
   std::mt19937_64 rng(21);
-  Model m = sharp_word_model(6, 8);
+  const auto owned_m = sharp_word_model(6, 8);
+  auto& m = *owned_m;
   for (int trial = 0; trial < 12; ++trial) {
     std::string doc = testing::wordy_text(rng, 90);
     Scorer scorer{m, 3, 4};
@@ -422,7 +433,7 @@ TEST_CASE("word model: changing byte t leaves every earlier byte's bits unchange
 TEST_CASE("patch model: changing byte t leaves every earlier byte's bits unchanged") {
   std::mt19937_64 rng(23);
   for (const char* spec : {"4", "4x2"}) {
-    Model m(Config::patch_model(spec, 64, 1, 16, 64, 1));
+    PatchModel m(testing::patch_config(spec, 64, 1, 16, 64, 1));
     m.init(14);
     for (auto& p : m.params) p *= 3.0f;
     for (int trial = 0; trial < 12; ++trial) {
@@ -450,7 +461,8 @@ TEST_CASE("patch model: changing byte t leaves every earlier byte's bits unchang
 TEST_CASE("word model: the cached stream predicts every symbol as bytes-eval does, and allows it") {
   std::mt19937_64 rng(22);
   for (int64_t ctx : {5, 64}) {
-    Model m = sharp_word_model(ctx, 8);
+    const auto owned_m = sharp_word_model(ctx, 8);
+    auto& m = *owned_m;
     for (size_t prompt : {size_t(0), size_t(13)}) {
       const std::string doc = testing::wordy_text(rng, 160);
       CAPTURE(ctx);
@@ -479,7 +491,8 @@ TEST_CASE("word model: the cached stream predicts every symbol as bytes-eval doe
 }
 
 TEST_CASE("word model: greedy generation writes the teacher-forced argmax, in the splitter's words") {
-  Model m = sharp_word_model(6, 8);
+  const auto owned_m = sharp_word_model(6, 8);
+  auto& m = *owned_m;
   auto stream = open_stream(m, 3);
   GenerateOptions o;
   o.sampling.temperature = 0;

@@ -4,16 +4,21 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <utility>
 
 #include "bytes/base/error.hpp"
 #include "bytes/kernels/kernels.hpp"
+#include "bytes/models/flat.hpp"
 #include "bytes/models/model.hpp"
+#include "bytes/models/patch.hpp"
+#include "bytes/models/word.hpp"
 #include "bytes/base/parallel.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
+using testing::flat_config, testing::patch_config, testing::word_model_config;
 namespace k = bytes::kernels;
 
 namespace {
@@ -296,7 +301,7 @@ WordBatch random_words(std::mt19937_64& rng, int64_t rows, int64_t words, int64_
 
 TEST_CASE("the whole flat model's gradients agree with finite differences, tensor by tensor") {
   std::mt19937_64 rng(5);
-  Model model(Config::flat(128, 2, 70));
+  FlatModel model(flat_config(128, 2, 70));
   model.init(9);
   const int64_t B = 2, T = 70;
   std::vector<int32_t> tokens(size_t(B * T)), targets(size_t(B * T));
@@ -310,11 +315,9 @@ TEST_CASE("the whole flat model's gradients agree with finite differences, tenso
 
 TEST_CASE("the whole word model's gradients agree with finite differences, tensor by tensor") {
   std::mt19937_64 rng(6);
-  Config cfg = Config::word(128, 2, 16, 64, 1, 64, 2);
-  cfg.word_cap = 8;
-  Model model(cfg);
+  WordModel model(word_model_config(128, 2, 16, 64, 1, 64, 2, 8));
   model.init(10);
-  const WordBatch batch = random_words(rng, 3, 9, cfg.word_cap);
+  const WordBatch batch = random_words(rng, 3, 9, model.word_cap());
   REQUIRE(batch.dec_rows > 20);
   const double n = double(batch.dec_rows);
   check_model_gradients(
@@ -325,7 +328,7 @@ TEST_CASE("the whole patch model's gradients agree with finite differences, tens
   for (const char* spec : {"4", "4x2"}) {
     CAPTURE(spec);
     std::mt19937_64 rng(7);
-    Model model(Config::patch_model(spec, 64, 2, 16, 64, 1));
+    PatchModel model(patch_config(spec, 64, 2, 16, 64, 1));
     model.init(12);
     const int64_t B = 2, T = 16;
     std::vector<int32_t> tokens(size_t(B * T)), targets(size_t(B * T));
@@ -340,7 +343,7 @@ TEST_CASE("the whole patch model's gradients agree with finite differences, tens
 
 TEST_CASE("a patch model's window is padded to whole patches without changing a scored position") {
   std::mt19937_64 rng(8);
-  Model model(Config::patch_model("4x2", 64, 1, 32, 64, 1));
+  PatchModel model(patch_config("4x2", 64, 1, 32, 64, 1));
   model.init(13);
   for (auto& p : model.params) p *= 2;
   std::vector<int32_t> tokens(32), targets(32);
@@ -355,49 +358,49 @@ TEST_CASE("a patch model's window is padded to whole patches without changing a 
     for (int64_t t = 0; t < T; ++t) REQUIRE(model.losses()[t] == doctest::Approx(full[size_t(t)]).epsilon(1e-5));
   }
   CHECK_THROWS_AS(model.backward(1.0f), Error);  // a padded forward is for scoring only
-  CHECK_THROWS_AS(Model(Config::patch_model("4x2", 64, 1, 12, 64, 1)), Error);  // ctx not whole patches
-  CHECK_THROWS_AS(Config::patch_model("4x", 64, 1, 16, 64, 1).validate(), Error);
-  CHECK_THROWS_AS(Config::patch_model("1", 64, 1, 16, 64, 1).validate(), Error);
+  CHECK_THROWS_WITH_AS(patch_config("4x2", 64, 1, 12, 64, 1), doctest::Contains("whole number"), UsageError);
+  CHECK_THROWS_AS(patch_config("4x", 64, 1, 16, 64, 1), UsageError);
+  CHECK_THROWS_AS(patch_config("1", 64, 1, 16, 64, 1), UsageError);
 }
 
 TEST_CASE("models save and load exactly, and bad files are refused by name") {
   testing::TempDir dir;
-  Model model(Config::flat(64, 1, 16));
+  FlatModel model(flat_config(64, 1, 16));
   model.init(1);
   save_model(model, dir / "m.safetensors");
-  Model back = load_model(dir / "m.safetensors");
-  CHECK(back.params == model.params);
-  CHECK(back.config().to_json() == model.config().to_json());
-  CHECK(read_model_config(dir / "m.safetensors").ctx == 16);
+  const auto back = load_model(dir / "m.safetensors");
+  CHECK(back->params == model.params);
+  CHECK(back->config() == model.config());
+  CHECK(back->context() == 16);
+  CHECK(read_model_config(dir / "m.safetensors") == model.config());
 
   std::string data = testing::read_file(dir / "m.safetensors");
   testing::write_file(dir / "cut.safetensors", data.substr(0, data.size() - 10));
   CHECK_THROWS_WITH_AS(load_model(dir / "cut.safetensors"), doctest::Contains("truncated"), Error);
   testing::write_file(dir / "junk.safetensors", "hello world, not a model");
   CHECK_THROWS_AS(load_model(dir / "junk.safetensors"), Error);
-  std::string v2 = data;
-  auto at = v2.find("\"format_version\":\"1\"");
+  std::string v3 = data;
+  auto at = v3.find("\"format_version\":\"2\"");
   REQUIRE(at != std::string::npos);
-  v2[at + 18] = '2';
-  testing::write_file(dir / "v2.safetensors", v2);
-  CHECK_THROWS_WITH_AS(load_model(dir / "v2.safetensors"), doctest::Contains("unsupported model format version 2"), Error);
-  CHECK_THROWS_AS(Model(Config::flat(100, 1, 16)), Error);  // heads must be 64 wide
+  v3[at + 18] = '3';
+  testing::write_file(dir / "v3.safetensors", v3);
+  CHECK_THROWS_WITH_AS(load_model(dir / "v3.safetensors"), doctest::Contains("unsupported model format version 3"), Error);
+  CHECK_THROWS_AS(flat_config(100, 1, 16), UsageError);  // heads must be 64 wide
 }
 
 TEST_CASE("memory estimate: the word model's activations follow the mean word length; sizing allocates nothing") {
-  const Config cfg = Config::word(256, 4, 64, 256, 1, 256, 2);
-  const Model sizes(cfg, false);  // what bytes-train sizes memory with: no parameters or gradients
+  const WordModel sizes(word_model_config(256, 4, 64, 256, 1, 256, 2), false);  // no parameters or gradients
   CHECK(sizes.params.empty());
   CHECK(sizes.grads.empty());
   CHECK(sizes.n_params() > 0);
-  const uint64_t at_cap = sizes.activation_bytes(32, 64), english = sizes.activation_bytes(32, 64, 5.5);
+  const uint64_t at_cap = sizes.activation_bytes(32, 0), english = sizes.activation_bytes(32, 5.5);
   // Every word at the 32-byte cap was the old bound: about five times what English text needs.
   CHECK(english * 3 < at_cap);
-  CHECK(sizes.activation_bytes(32, 64, 11) > english);
-  CHECK(sizes.activation_bytes(32, 64, 1000) == at_cap);  // never past the cap
+  CHECK(sizes.activation_bytes(32, 11) > english);
+  CHECK(sizes.activation_bytes(32, 1000) == at_cap);  // never past the cap
   // The flat model's does not depend on words.
-  const Model flat(Config::flat(256, 4, 256), false);
-  CHECK(flat.activation_bytes(8, 256, 5.5) == flat.activation_bytes(8, 256));
+  const FlatModel flat(flat_config(256, 4, 256), false);
+  CHECK(flat.activation_bytes(8, 5.5) == flat.activation_bytes(8, 0));
 }
 
 namespace {
@@ -412,9 +415,9 @@ std::string safetensors(const nlohmann::json& header, const std::string& data, u
 // The header save_model would write for config, every tensor at its own place in the data.
 nlohmann::json header_of(const Config& config) {
   nlohmann::json h;
-  h["__metadata__"] = {{"format", "bytes-model"}, {"format_version", "1"}, {"config", config.to_json().dump()}};
-  const Model model(config, false);
-  for (const auto& t : model.tensors())
+  h["__metadata__"] = {{"format", "bytes-model"}, {"format_version", "2"}, {"config", config.json()}};
+  const auto model = make_model(config, false);
+  for (const auto& t : model->tensors())
     h[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {t.offset * 4, (t.offset + t.size) * 4}}};
   return h;
 }
@@ -426,13 +429,12 @@ TEST_CASE("a crafted model file cannot make the loader allocate more than the fi
   // 256 blocks whose tensors of each shape all share one stretch of a 0.3 MB file: the loader
   // used to copy them into 2 × 67 MB of parameters and gradients (and a bigger config, into
   // gigabytes).
-  Config big = Config::flat(64, 256, 16);
-  big.ffn_hidden = 256;
+  const Config big = Config::make("flat", {{"d_model", "64"}, {"n_layers", "256"}, {"ctx", "16"}, {"ffn_hidden", "256"}});
   nlohmann::json h = header_of(big);
   std::map<std::vector<int64_t>, uint64_t> place;  // shape → where its one copy lies
   uint64_t end = 0;
-  const Model layout(big, false);
-  for (const auto& t : layout.tensors()) {
+  const auto layout = make_model(big, false);
+  for (const auto& t : layout->tensors()) {
     if (!place.count(t.shape)) place[t.shape] = std::exchange(end, end + t.size * 4);
     h[t.name]["data_offsets"] = {place[t.shape], place[t.shape] + t.size * 4};
   }
@@ -441,11 +443,11 @@ TEST_CASE("a crafted model file cannot make the loader allocate more than the fi
   CHECK_THROWS_WITH_AS(load_model(dir / "shared.safetensors", true), doctest::Contains("overlap"), Error);
 
   // The same model with its tensors apart loads.
-  Config small = Config::flat(64, 2, 16);
-  Model model(small);
+  const Config small = flat_config(64, 2, 16);
+  FlatModel model(small);
   model.init(3);
   save_model(model, dir / "fine.safetensors");
-  CHECK(load_model(dir / "fine.safetensors").params == model.params);
+  CHECK(load_model(dir / "fine.safetensors")->params == model.params);
 
   // A header length within the file but beyond any real header is refused before it is read
   // (a JSON header takes many times its size once parsed).
@@ -456,18 +458,16 @@ TEST_CASE("a crafted model file cannot make the loader allocate more than the fi
 }
 
 TEST_CASE("a model config's sizes are integers within bytes-train's limits") {
-  const auto good = Config::flat(64, 2, 16).to_json();
-  CHECK(Config::from_json(good).to_json() == good);
+  const auto good = nlohmann::ordered_json::parse(flat_config(64, 2, 16).json());
+  CHECK(Config::from_json(good.dump()).json() == good.dump());
   auto with = [&](const char* key, nlohmann::json value) {
-    nlohmann::json j = good;
+    nlohmann::ordered_json j = good;
     j[key] = value;
-    return j;
+    return j.dump();
   };
   // Wider, deeper or longer than any model bytes-train makes (each fine before, and the tensor
   // sizes they imply reach gigabytes).
-  auto wide = with("d_model", 16384);
-  wide["n_heads"] = 256;
-  CHECK_THROWS_WITH_AS(Config::from_json(wide), doctest::Contains("d_model"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(with("d_model", 16384)), doctest::Contains("d_model"), Error);
   CHECK_THROWS_AS(Config::from_json(with("n_layers", 1000)), Error);
   CHECK_THROWS_AS(Config::from_json(with("ffn_hidden", 1 << 20)), Error);
   CHECK_THROWS_AS(Config::from_json(with("ctx", int64_t(1) << 30)), Error);
@@ -476,21 +476,39 @@ TEST_CASE("a model config's sizes are integers within bytes-train's limits") {
   CHECK_THROWS_WITH_AS(Config::from_json(with("d_model", 64.5)), doctest::Contains("integer"), Error);
   CHECK_THROWS_WITH_AS(Config::from_json(with("ctx", 1e300)), doctest::Contains("integer"), Error);
   CHECK_THROWS_WITH_AS(Config::from_json(with("n_layers", "2")), doctest::Contains("bad model config"), Error);
-  auto patch = Config::patch_model("8", 64, 1, 64, 64, 1).to_json();
+  // Head counts and the vocabulary are written for other readers and must agree.
+  CHECK_THROWS_WITH_AS(Config::from_json(with("n_heads", 2)), doctest::Contains("n_heads must be 1"), Error);
+  CHECK_THROWS_AS(Config::from_json(with("vocab", 300)), Error);
+  // A field the architecture does not have is damage, not something to ignore.
+  CHECK_THROWS_WITH_AS(Config::from_json(with("enc_layers", 2)), doctest::Contains("no field enc_layers"), Error);
+  auto patch = nlohmann::json::parse(patch_config("8", 64, 1, 64, 64, 1).json());
   patch["stage_embed"] = {8.5};
-  CHECK_THROWS_WITH_AS(Config::from_json(patch), doctest::Contains("integers"), Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(patch.dump()), doctest::Contains("integers"), Error);
   // Four 6-digit patch sizes multiply past 64 bits.
-  Config c = Config::patch_model("8", 64, 1, 64, 64, 1);
-  c.patch = "999999x999999x999999x999999";
-  CHECK_THROWS_WITH_AS(c.unit_bytes(), doctest::Contains("longest context"), Error);
-  c.patch = "4096x4096";
-  CHECK(c.unit_bytes() == std::vector<int64_t>{4096 * 4096, 4096, 1});
+  CHECK_THROWS_WITH_AS(unit_bytes("999999x999999x999999x999999"), doctest::Contains("longest context"), Error);
+  CHECK(unit_bytes("4096x4096") == std::vector<int64_t>{4096 * 4096, 4096, 1});
+}
+
+TEST_CASE("bytes-model format 1 configs still load: old names, head counts and vocabulary") {
+  // As bytes-train wrote them before configs were declared per architecture.
+  const char* flat1 = R"({"arch":"flat","d_model":64,"n_layers":2,"n_heads":1,"ffn_hidden":192,"ctx":16,)"
+                      R"("rope_base":10000.0,"norm_eps":1e-05,"vocab":258})";
+  CHECK(Config::from_json(flat1) == flat_config(64, 2, 16));
+  const char* word1 = R"({"arch":"word","d_model":128,"n_layers":2,"n_heads":2,"ffn_hidden":320,"ctx":16,)"
+                      R"("rope_base":10000.0,"norm_eps":1e-05,"vocab":258,"enc_d_model":64,"enc_layers":1,)"
+                      R"("enc_heads":1,"enc_ffn_hidden":192,"dec_d_model":64,"dec_layers":2,"dec_heads":1,)"
+                      R"("dec_ffn_hidden":192,"word_rule":"whitespace","word_cap":8})";
+  CHECK(Config::from_json(word1) == word_model_config(128, 2, 16, 64, 1, 64, 2, 8));
+  // Every field in one place: the flags give the same config as the JSON, and back.
+  const Config c = patch_config("4x2", 128, 2, 64, 64, 1);
+  CHECK(Config::from_json(c.json()) == c);
+  CHECK(c.summary() == "patch d_model 128 n_layers 2 ctx 64 patch 4x2 inner_d_model 64,64 inner_layers 1,1");
 }
 
 TEST_CASE("a model header of the wrong JSON types is a named error, not a JSON library exception") {
   testing::TempDir dir;
-  Config config = Config::flat(64, 1, 16);
-  const std::string data(size_t(Model(config, false).n_params()) * 4, '\0');
+  const Config config = flat_config(64, 1, 16);
+  const std::string data(size_t(make_model(config, false)->n_params()) * 4, '\0');
   auto refused = [&](nlohmann::json h, const char* what) {
     testing::write_file(dir / "m.safetensors", safetensors(h, data));
     CHECK_THROWS_WITH_AS(load_model(dir / "m.safetensors"), doctest::Contains(what), Error);

@@ -8,6 +8,7 @@
 #include "bytes/base/error.hpp"
 #include "bytes/runs/eval.hpp"
 #include "bytes/runs/train.hpp"
+#include "bytes/models/flat.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
@@ -78,7 +79,7 @@ TEST_CASE("the learning rate warms up linearly and decays by a cosine to its flo
 }
 
 TEST_CASE("scoring follows the window protocol: every byte once, windows no longer than ctx") {
-  Model model(Config::flat(64, 1, 16));
+  FlatModel model(testing::flat_config(64, 1, 16));
   model.init(2);
   std::string doc;
   for (int i = 0; i < 100; ++i) doc += char('a' + i % 7);
@@ -101,8 +102,8 @@ TEST_CASE("scoring follows the window protocol: every byte once, windows no long
 
 TEST_CASE("state.bin: round trip; every truncation, flipped byte and foreign size is refused") {
   testing::TempDir dir;
-  const Config cfg = Config::flat(64, 1, 16);
-  Model model(cfg);
+  const Config cfg = testing::flat_config(64, 1, 16);
+  FlatModel model(cfg);
   model.init(3);
   TrainState st;
   st.step = 7;
@@ -113,7 +114,7 @@ TEST_CASE("state.bin: round trip; every truncation, flipped byte and foreign siz
   st.v.assign(model.params.size(), 0.5f);
   save_state(dir / "state.bin", model, st);
 
-  Model back(cfg);
+  FlatModel back(cfg);
   TrainState got;
   load_state(dir / "state.bin", back, got);
   CHECK(back.params == model.params);
@@ -126,7 +127,7 @@ TEST_CASE("state.bin: round trip; every truncation, flipped byte and foreign siz
   const std::string good = testing::read_file(dir / "state.bin");
   auto refused = [&](const std::string& data) {
     testing::write_file(dir / "bad.bin", data);
-    Model m(cfg);
+    FlatModel m(cfg);
     TrainState s;
     try {
       load_state(dir / "bad.bin", m, s);
@@ -149,7 +150,7 @@ TEST_CASE("state.bin: round trip; every truncation, flipped byte and foreign siz
   std::memcpy(huge.data() + 12, &len, 4);
   CHECK(refused(huge));
   // Another model's state.
-  Model other(Config::flat(128, 1, 16));
+  FlatModel other(testing::flat_config(128, 1, 16));
   TrainState so;
   so.m.assign(other.params.size(), 0.0f);
   so.v.assign(other.params.size(), 0.0f);
@@ -161,7 +162,7 @@ TEST_CASE("a checkpoint that cannot be written throws, leaves no file and leaks 
   // Run under the sanitized suite, LeakSanitizer fails this test if the write error leaks (the
   // checksum state once did).
   testing::TempDir dir;
-  Model model(Config::flat(64, 1, 16));
+  FlatModel model(testing::flat_config(64, 1, 16));
   model.init(1);
   TrainState st;
   st.m.assign(model.params.size(), 0.0f);

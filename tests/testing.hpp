@@ -46,3 +46,38 @@ inline std::string wordy_text(std::mt19937_64& rng, size_t n) {
 }
 
 }  // namespace testing
+
+// Model configs of the sizes the tests use, through the architectures' own field declarations
+// (models/config.hpp), as bytes-train's flags would make them.
+#include "bytes/models/model.hpp"
+
+namespace testing {
+
+inline bytes::Config flat_config(int64_t d, int64_t layers, int64_t ctx) {
+  return bytes::Config::make("flat", {{"d_model", std::to_string(d)}, {"n_layers", std::to_string(layers)},
+                                      {"ctx", std::to_string(ctx)}});
+}
+
+inline bytes::Config word_model_config(int64_t d, int64_t layers, int64_t ctx_words, int64_t enc_d, int64_t enc_layers,
+                                       int64_t dec_d, int64_t dec_layers, int64_t cap = 32) {
+  return bytes::Config::make("word", {{"d_model", std::to_string(d)},
+                                      {"n_layers", std::to_string(layers)},
+                                      {"ctx_words", std::to_string(ctx_words)},
+                                      {"enc_d_model", std::to_string(enc_d)},
+                                      {"enc_layers", std::to_string(enc_layers)},
+                                      {"dec_d_model", std::to_string(dec_d)},
+                                      {"dec_layers", std::to_string(dec_layers)},
+                                      {"word_cap", std::to_string(cap)}});
+}
+
+inline bytes::Config patch_config(const std::string& spec, int64_t d, int64_t layers, int64_t ctx, int64_t inner_d,
+                                  int64_t inner_layers) {
+  return bytes::Config::make("patch", {{"patch", spec},
+                                       {"d_model", std::to_string(d)},
+                                       {"n_layers", std::to_string(layers)},
+                                       {"ctx", std::to_string(ctx)},
+                                       {"inner_d_model", std::to_string(inner_d)},
+                                       {"inner_layers", std::to_string(inner_layers)}});
+}
+
+}  // namespace testing

@@ -3,6 +3,7 @@
 
 #include "bytes/runs/bench.hpp"
 #include "cli.hpp"
+#include "model-options.hpp"
 #include "bytes/base/units.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/io.hpp"
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("-t,--tests", o.tests, "Tests to run, comma separated (--list shows them)")
       ->delimiter(',')->type_name("LIST")->default_str("all");
   app.add_option("-a,--arch", o.archs, "Architectures for train, pp and tg, comma separated")
-      ->delimiter(',')->type_name("LIST")->check(CLI::IsMember({"flat", "word", "patch"}))->default_str("flat,word,patch");
+      ->delimiter(',')->type_name("LIST")->check(CLI::IsMember(architecture_names()))->default_str("all");
   app.add_option("--precision", precisions, "Precisions, comma separated (bf16 only where the CPU has it)")
       ->delimiter(',')->type_name("LIST")->check(CLI::IsMember({"f32", "bf16"}))->default_str("f32,bf16");
   app.add_option("-r,--repetitions", o.repetitions, "Measured repetitions of each test")->capture_default_str()
@@ -32,17 +33,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--min-time", o.min_seconds, "A kernel repeats within one repetition until it has run SECONDS")
       ->capture_default_str()->type_name("SECONDS")->check(CLI::Range(0.0, 60.0));
-  app.add_option("--d-model", o.d_model, "Model width (every architecture's main stack)")->capture_default_str()
-      ->check(CLI::Range(int64_t(64), int64_t(8192)));
-  app.add_option("--layers", o.layers, "Flat model's layers (word and patch: 2 fewer, at least 1)")
-      ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(256)));
-  app.add_option("--ctx", o.ctx, "Flat model's context in bytes (word: ctx/4 words; patch: 4·ctx bytes)")
-      ->capture_default_str()->check(CLI::Range(int64_t(4), int64_t(1) << 20));
   app.add_option("--batch", o.batch, "Training batch (rows)")->capture_default_str()
       ->check(CLI::Range(int64_t(1), int64_t(4096)));
-  app.add_option("--inner-d-model", o.inner_d, "Width of the word model's encoder and decoder and the patch model's "
-                 "inner stages")->capture_default_str()->check(CLI::Range(int64_t(64), int64_t(8192)));
-  app.add_option("--patch", o.patch, "Patch model's unit sizes, coarsest first (8, 16x4, …)")->capture_default_str();
+  // The models' sizes: bytes-train's flags, each applied to the architectures that have it.
+  add_model_options(app, o.model_flags);
   app.add_option("--attention-ctx", o.attention_ctx, "Context lengths of the attention test, comma separated")
       ->delimiter(',')->type_name("LIST")->check(CLI::Range(int64_t(1), int64_t(1) << 20))->default_str("256,1024,4096");
   app.add_option("--prompt-bytes", o.prompt_bytes, "Prompt size of the pp test")->capture_default_str()

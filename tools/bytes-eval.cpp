@@ -56,8 +56,9 @@ int main(int argc, char** argv) {
     if (input == "-" && dataset.empty() && isatty(0))
       throw UsageError("no input given and stdin is a terminal (name a file, or --data)");
     uint64_t limit = max_bytes.empty() ? UINT64_MAX : parse_size(max_bytes);
-    Model model = load_model(model_path);
-    const int64_t used_stride = window_stride(model.config(), stride);
+    const auto owned = load_model(model_path);
+    Model& model = *owned;
+    const int64_t used_stride = window_stride(model, stride);
 
     if (conditional) {
       Scorer scorer{model, stride, 16};
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
     if (common.json && !per_byte) {
       nlohmann::ordered_json j = {{"bpb", round6(bpb)}, {"bits", round6(bits)}, {"bytes", total},
                                   {"docs", docs}, {"zstd_bpb", round6(zstd)}, {"stride", used_stride},
-                                  {"ctx", model.config().ctx}};
+                                  {"ctx", model.context()}};
       write_stdout(j.dump() + "\n");
     } else if (!per_byte) {
       write_stdout("bpb " + fixed4(bpb) + "  zstd-" + std::to_string(floor.level()) + " " + fixed4(zstd) + "  bytes " +

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     opt.seed = common.seed;
     opt.end_at_newline = lines;
 
-    Model model = load_model(model_path, true);
+    const auto owned = load_model(model_path, true);
+    Model& model = *owned;
     auto stream = open_stream(model, stride);
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
       spdlog::warn("this CPU has no bf16 matrix kernels ({}): the matrix work runs in f32", matmul_impl(Precision::f32));
 
     o.config_text = app.config_to_str(true, false);
-    spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch, Model(o.model, false).n_params(), threads(),
+    spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch(), make_model(o.model, false)->n_params(), threads(),
                   matmul_impl(o.precision));
 
     Progress bar("train", 0, "steps");

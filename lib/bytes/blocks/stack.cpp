@@ -1,5 +1,6 @@
 #include "bytes/blocks/stack.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "bytes/base/error.hpp"
@@ -9,10 +10,10 @@ namespace bytes {
 
 namespace k = kernels;
 
-size_t Layout::add(const std::string& name, std::vector<int64_t> shape) {
+size_t Layout::add(const std::string& name, std::vector<int64_t> shape, float init_scale) {
   size_t n = 1;
   for (auto s : shape) n *= size_t(s);
-  tensors.push_back({name, std::move(shape), size, n});
+  tensors.push_back({name, std::move(shape), size, n, init_scale});
   size += n;
   return size - n;
 }
@@ -27,6 +28,8 @@ void KVCache::reset(int64_t layers, int64_t cap, int64_t d) {
 
 Stack::Stack(const StackShape& shape, const std::string& prefix, Layout& layout) : shape_(shape) {
   const int64_t d = shape.d, hid = shape.hidden;
+  // Output projections start smaller the deeper their stack (GPT-2's 1/sqrt(2L)).
+  const float out_scale = 1.0f / std::sqrt(2.0f * float(shape.layers));
   for (int64_t l = 0; l < shape.layers; ++l) {
     std::string p = prefix + "layers." + std::to_string(l) + ".";
     // wq, wk, wv adjacent make one [3d × d] matrix; w1, w3 one [2·hid × d]: one matmul each.
@@ -34,11 +37,11 @@ Stack::Stack(const StackShape& shape, const std::string& prefix, Layout& layout)
     layout.add(p + "attn.wq.weight", {d, d});
     layout.add(p + "attn.wk.weight", {d, d});
     layout.add(p + "attn.wv.weight", {d, d});
-    layout.add(p + "attn.wo.weight", {d, d});
+    layout.add(p + "attn.wo.weight", {d, d}, out_scale);
     layout.add(p + "ffn_norm.weight", {d});
     layout.add(p + "ffn.w1.weight", {hid, d});
     layout.add(p + "ffn.w3.weight", {hid, d});
-    layout.add(p + "ffn.w2.weight", {d, hid});
+    layout.add(p + "ffn.w2.weight", {d, hid}, out_scale);
   }
   norm_ = layout.add(prefix + "norm.weight", {d});
   acts_.resize(size_t(shape.layers));

@@ -16,14 +16,15 @@ inline constexpr int head_dim = 64;
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
-  size_t offset, size;  // in floats, within the parameter block
+  size_t offset, size;     // in floats, within the parameter block
+  float init_scale = 1.0f;  // Model::init's: the std of a matrix's normal(0, 0.02) is scaled by it
 };
 
 // The tensors of a model in file order, each at its offset in the parameter block.
 struct Layout {
   std::vector<TensorInfo> tensors;
   size_t size = 0;
-  size_t add(const std::string& name, std::vector<int64_t> shape);
+  size_t add(const std::string& name, std::vector<int64_t> shape, float init_scale = 1.0f);
 };
 
 struct StackShape {

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,15 +42,15 @@ inline std::vector<std::string> test_names() {
 
 struct Options {
   std::vector<std::string> tests = test_names();
-  std::vector<std::string> archs = {"flat", "word", "patch"};
+  std::vector<std::string> archs = architecture_names();
   std::vector<Precision> precisions = {Precision::f32, Precision::bf16};  // bf16 only where native
   int repetitions = 5, warmup = 1;
   double min_seconds = 0.05;  // a kernel's repetition runs it this long at least (repeating it)
-  // The flat model (training, generation, and the matmul shapes: batch · ctx rows); the word
-  // and patch models take d_model with layers − 2 (at least 1), ctx/4 words or 4 · ctx bytes,
-  // and inner_d for their encoder, decoder or inner stages.
-  int64_t d_model = 384, layers = 6, ctx = 256, batch = 16, inner_d = 256;
-  std::string patch = "8";
+  // The models of train, pp and tg: each architecture's defaults, overridden by these size flags
+  // (by field name, as bytes-train takes them) where it declares them. The kernel tests take the
+  // flat model's width and context, with batch · ctx rows.
+  std::map<std::string, std::string> model_flags;
+  int64_t batch = 16;
   std::vector<int64_t> attention_ctx = {256, 1024, 4096};
   int64_t prompt_bytes = 256, gen_bytes = 128;  // pp and tg sizes
   uint64_t text_bytes = 4 << 20;                // synthetic text for train, prep and perturb

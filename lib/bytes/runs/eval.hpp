@@ -10,70 +10,23 @@
 #include <vector>
 
 #include "bytes/models/model.hpp"
-#include "bytes/text/words.hpp"
 
 namespace bytes {
 
-// The window stride a requested stride gives (0: ctx/2; at most ctx): in tokens, or words for a
-// word model. bytes-eval and generation slide their windows by it.
-int64_t window_stride(const Config& config, int64_t stride);
-
-// One byte of a document, scored: −log2 p of the byte given BOS and the bytes before it under the
-// protocol, and the byte the model found most likely there (ties: the lowest). For a word model a
-// complete word's EOW bits are added to the next word's first byte (SPEC.md's rule: every symbol
-// the model must emit counts; the byte whose arrival ends the word carries them).
-struct ScoredByte {
-  uint64_t offset;
-  uint8_t byte, top;
-  double bits;
-};
-
-// Scores one document as its bytes arrive: push() them in pieces of any size, then finish().
-// Only a document's last window depends on its length, so every other window is scored as soon
-// as its bytes are in (batch windows at a time): memory is bounded by the model and its windows,
-// not the document. Each byte goes to the sink once, in order, when its bits are final; the bits
-// do not depend on how the bytes were cut into pieces.
+// Scores one document as its bytes arrive, by the model's own window protocol (Model::scorer):
+// push() the bytes in pieces of any size, then finish(); the next push() starts a new document.
 class StreamScorer {
  public:
-  using Sink = std::function<void(const ScoredByte&)>;
-  StreamScorer(Model& model, int64_t stride, int64_t batch, Sink sink);
-
-  void push(const uint8_t* data, size_t n);
-  // The document ends: scores what is left. The next push() starts a new document.
-  void finish();
+  using Sink = ScoreSink;
+  StreamScorer(Model& model, int64_t stride, int64_t batch, Sink sink)
+      : scorer_(model.scorer(stride, batch, std::move(sink))) {}
+  void push(const uint8_t* data, size_t n) { scorer_->push(data, n); }
+  void finish() { scorer_->finish(); }
   // Bytes of the document held now: what later windows still read, and what is not yet sent.
-  size_t held() const { return bytes_.size(); }
+  size_t held() const { return scorer_->held(); }
 
  private:
-  // A window reads inputs [lo, end) and scores targets [pos, end): tokens and bytes for the flat
-  // and patch models, words for the word model.
-  struct Window {
-    int64_t lo, pos, end;
-  };
-  void push_tokens(const uint8_t* data, size_t n);
-  void push_words(const uint8_t* data, size_t n);
-  void run_tokens(const Window* w, int64_t count, int64_t T);
-  void run_words();
-  void emit(uint64_t end);
-  void keep_from(uint64_t offset);
-  uint8_t byte_at(uint64_t offset) const { return bytes_[size_t(offset - base_)]; }
-
-  Model& model_;
-  int64_t ctx_, step_, batch_;
-  Sink sink_;
-  // The document's bytes [base_, received_); those before base_ no window reads any more.
-  std::vector<uint8_t> bytes_;
-  uint64_t base_ = 0, received_ = 0;
-  int64_t next_pos_ = 0;         // the first target no window holds yet
-  std::vector<Window> pending_;  // windows waiting to be run as one batch
-  // Bits and top bytes of [emitted_, emitted_ + bits_.size()), not yet final or not yet sent.
-  std::vector<double> bits_;
-  std::vector<uint8_t> top_;
-  uint64_t emitted_ = 0;
-  // Word model: the splitter, and the start of each word from word first_word_ on.
-  WordSplitter splitter_;
-  std::vector<uint64_t> starts_;
-  int64_t first_word_ = 0;
+  std::unique_ptr<DocumentScorer> scorer_;
 };
 
 struct Scorer {

@@ -14,29 +14,8 @@
 
 namespace bytes {
 
-// A document being generated: BOS, then the bytes (and, for hierarchical models, the markers)
-// fed so far. Each feed returns the logits (VOCAB) of the next symbol.
-class SymbolStream {
- public:
-  virtual ~SymbolStream() = default;
-  // Starts a new document: BOS followed by the prompt's bytes, processed as one block.
-  virtual const float* start(const uint8_t* prompt, size_t n) = 0;
-  // Appends one symbol.
-  virtual const float* push(int32_t symbol) = 0;
-  // Whether the model may emit this symbol next (a flat model: the bytes and BOS, never EOW; a
-  // word model: what keeps its words the splitter's words).
-  virtual bool emits(int32_t symbol) const = 0;
-};
-
-// The flat model's stream: a KV cache over a window that slides by `stride` tokens (0: ctx/2)
-// exactly as bytes-eval's window protocol does, so every byte is predicted from the same
-// context as bytes-eval would use: between ctx − stride and ctx tokens once the document is
-// long enough.
-//
-// The word model's stream: the backbone's cache across words (sliding by `stride` words as
-// bytes-eval's word windows do), the decoder's within the word in progress; a word is encoded
-// once, when it ends. Its words are always the splitter's: a byte that would start a word is only
-// allowed after EOW, and EOW only where some byte could start the next word.
+// The model's generation stream (Model::stream): every byte predicted from the window bytes-eval
+// would use for it, the window sliding by `stride` (0: ctx/2) in the model's units.
 std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride = 0);
 
 // A small counter-based generator (splitmix64): the same seed gives the same numbers on every

@@ -81,53 +81,6 @@ void Sampler::batch(uint64_t seed, uint64_t step, int64_t B, int64_t T, int32_t*
   }
 }
 
-void Sampler::cut_words(const Config& c) {
-  if (memory_.empty())
-    throw Error("the word model needs the train split in memory (it is " + human_bytes(double(bytes_)) + ")");
-  WordSplitter split(parse_word_rule(c.word_rule), size_t(c.word_cap));
-  size_t doc = 0;
-  for (uint64_t i = 0; i < bytes_; ++i) {
-    if (doc < starts_.size() && starts_[doc] == i) {
-      items_.push_back(i * 2 + 1);
-      split.reset();
-      ++doc;
-    }
-    if (split.starts_word(memory_[i])) items_.push_back(i * 2);
-  }
-}
-
-double Sampler::bytes_per_word() const {
-  size_t words = 0;
-  for (uint64_t item : items_) words += (item & 1) == 0;
-  return words ? double(bytes_) / double(words) : 1.0;
-}
-
-void Sampler::word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, const Config& c, WordBatch& out) {
-  if (items_.empty()) cut_words(c);
-  out.clear();
-  const size_t n = items_.size();
-  const int32_t bos = BOS;
-  std::vector<int32_t> word;
-  for (int64_t b = 0; b < B; ++b) {
-    uint64_t key[3] = {seed, step, uint64_t(b)};
-    const size_t first = XXH3_64bits(key, sizeof key) % n;
-    for (int64_t q = 0; q <= ctx; ++q) {
-      const size_t j = (first + size_t(q)) % n;
-      if (items_[j] & 1) {
-        out.add_word(&bos, 1, false, q > 0);
-        continue;
-      }
-      // A word runs to the next item (the next word, or the next document's start). EOW follows
-      // every word, a document's last too: the BOS word after it ends the document, as
-      // generation ends one (bytes-eval leaves that EOW out with the boundary).
-      const uint64_t start = items_[j] / 2, end = j + 1 < n ? items_[j + 1] / 2 : bytes_;
-      word.assign(memory_.begin() + long(start), memory_.begin() + long(end));
-      out.add_word(word.data(), int64_t(word.size()), true, q > 0);
-    }
-    out.end_row();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 double learning_rate(const TrainOptions& o, int64_t step, int64_t total_steps) {
@@ -179,7 +132,7 @@ void save_state(const std::string& path, const Model& model, const TrainState& s
     h.update(p, n);
   };
   uint64_t n = uint64_t(model.n_params());
-  std::string config = model.config().to_json().dump();
+  std::string config = model.config().json();
   uint32_t config_len = uint32_t(config.size());
   put(state_magic, 8);
   put(&state_version, 4);
@@ -249,15 +202,9 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
   in.pread_exact(&sum, 8, at);
   if (h.digest() != sum) bad("checksum mismatch: truncated or corrupt");
   // Checked after the checksum: an accident is reported as one, not as another model.
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(config);
-  } catch (const std::exception&) {
-    bad("its config is not JSON");
-  }
-  if (Config::from_json(parsed).to_json() != model.config().to_json())
-    throw Error("the run in " + fs::path(path).parent_path().string() +
-                " was made with another model (its config: " + parsed.dump() + ")");
+  if (!(Config::from_json(config) == model.config()))
+    throw Error("the run in " + fs::path(path).parent_path().string() + " was made with another model (its config: " +
+                config + ")");
   if (st.step < 0 || st.total_steps < 0 || !(st.seconds >= 0) || !(st.train_seconds >= 0)) bad("counters");
 }
 
@@ -336,18 +283,18 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
   if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
     throw UsageError("give a training budget: --steps, --bytes or --time");
-  const Config& cfg = o.model;
-  const int64_t B = o.batch, T = cfg.ctx;
-
+  const int64_t B = o.batch;
   Dataset ds(o.dataset);
   Sampler sampler(ds, Split::train);
-  // Bytes a step trains on: exact for the flat model; for the word model (ctx words a row) the
+  // The model sized but not yet allocated: what a step draws (the word model cuts the split into
+  // words here) and what it costs are known before any memory is committed.
+  auto owned = make_model(o.model, false);
+  Model& model = *owned;
+  const int64_t T = model.context();
+  auto batches = model.batches(sampler);
+  // Bytes a step trains on: exact for byte windows; for the word model (ctx words a row) the
   // split's mean word length makes the estimate that a byte budget is turned into steps with.
-  WordBatch words;
-  if (cfg.is_word()) sampler.word_batch(o.seed, 0, 1, 1, cfg, words);
-  const int64_t per_step =
-      cfg.is_word() ? std::max<int64_t>(1, std::llround(double(B * T * o.accum) * sampler.bytes_per_word()))
-                    : B * T * o.accum;
+  const int64_t per_step = std::max<int64_t>(1, std::llround(double(B * T * o.accum) * batches->bytes_per_unit()));
   // Validation text: the first val_bytes of the val split's documents, scored as documents.
   std::vector<std::vector<uint8_t>> val_docs;
   uint64_t val_total = 0;
@@ -365,9 +312,8 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   // AdamW moments, the activations of a step (the word model's from this split's mean word
   // length) and oneDNN's primitive cache (bounded: matmul.hpp).
   {
-    const Model sizes(cfg, false);
-    const uint64_t need = sizes.activation_bytes(B, T, cfg.is_word() ? sampler.bytes_per_word() : 0) +
-                          16 * uint64_t(sizes.n_params()) + matmul_cache_bytes;
+    const uint64_t need = model.activation_bytes(B, batches->bytes_per_unit()) + 16 * uint64_t(model.n_params()) +
+                          matmul_cache_bytes;
     const uint64_t have = available_memory();
     if (have && need > have)
       throw Error("batch " + std::to_string(B) + " × ctx " + std::to_string(T) + " needs " + human_bytes(double(need)) +
@@ -379,7 +325,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   remove_stale_temporaries(o.run_dir);
   const std::string state_path = o.run_dir + "/state.bin", model_path = o.run_dir + "/model.safetensors",
                     metrics_path = o.run_dir + "/metrics.jsonl";
-  Model model(cfg);
+  model.allocate_params();
   model.precision = o.precision;
   TrainState st;
   if (o.resume && fs::exists(state_path)) {
@@ -428,7 +374,6 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   const bool time_only = budget_steps() == 0;
   double steady_start = 0;
 
-  std::vector<int32_t> x(size_t(B * T)), y(size_t(B * T));
   auto validate = [&]() {
     if (val_docs.empty() || interrupted()) return -1.0;
     Scorer scorer{model, 0, 8};
@@ -469,21 +414,10 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     uint64_t step_bytes = 0;
     double step_flops = 0;
     for (int64_t a = 0; a < o.accum; ++a) {
-      const uint64_t micro = uint64_t(st.step * o.accum + a);
-      if (cfg.is_word()) {
-        sampler.word_batch(o.seed, micro, B, T, cfg, words);
-        loss += model.forward(words);
-        step_flops += model.last_flops();
-        step_bytes += words.scored_bytes();
-        // The mean loss per symbol, as the flat model's per token.
-        model.backward(1.0f / float(std::max<int64_t>(1, words.dec_rows) * o.accum));
-      } else {
-        sampler.batch(o.seed, micro, B, T, x.data(), y.data());
-        loss += model.forward(x.data(), y.data(), B, T);
-        step_flops += model.last_flops();
-        step_bytes += uint64_t(B * T);
-        model.backward(1.0f / float(B * T * o.accum));
-      }
+      const MicroBatch mb = batches->train(o.seed, uint64_t(st.step * o.accum + a), B, o.accum);
+      loss += mb.loss;
+      step_flops += mb.flops;
+      step_bytes += mb.bytes;
     }
     // Clip the global gradient norm, then AdamW with decoupled weight decay and bias correction.
     double sq = 0;

@@ -22,23 +22,17 @@ class Sampler {
   void batch(uint64_t seed, uint64_t step, int64_t B, int64_t T, int32_t* x, int32_t* y);
   uint64_t bytes() const { return bytes_; }
 
-  // Word model batches: B rows of ctx + 1 consecutive words of the split (a BOS word before each
-  // document), starting at a word drawn by (seed, step, row); every word but a row's first is
-  // scored. The split is cut into words once, on the first call; it must fit in memory.
-  void word_batch(uint64_t seed, uint64_t step, int64_t B, int64_t ctx, const Config& config, WordBatch& out);
-  // Mean bytes per word of the split (after a word_batch call).
-  double bytes_per_word() const;
+  // The split in memory (empty when it did not fit), and where each document starts in it.
+  const std::vector<uint8_t>& text() const { return memory_; }
+  const std::vector<uint64_t>& doc_starts() const { return starts_; }
 
  private:
   void read(uint64_t offset, uint64_t n, uint8_t* out);
-  void cut_words(const Config& config);
   const Dataset& ds_;
   Split split_;
   uint64_t bytes_ = 0;
   std::vector<uint64_t> starts_;  // where each document starts in the split's stream
   std::vector<uint8_t> memory_;   // the whole split, when it fits
-  // Word model: each item is a word's offset · 2, or a document's offset · 2 + 1 for its BOS word.
-  std::vector<uint64_t> items_;
 };
 
 struct TrainOptions {
