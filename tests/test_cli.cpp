@@ -1,9 +1,16 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "cli.hpp"
 #include "bytes/base/units.hpp"
 #include "bytes/text/escape.hpp"
 #include "bytes/base/error.hpp"
+#include "bytes/base/io.hpp"
+#include "testing.hpp"
 
 using namespace bytes;
 
@@ -36,4 +43,26 @@ TEST_CASE("thread count follows --threads, else the cores this process may use")
   CHECK(cli::thread_count(common) >= 1);
   common.threads = 3;
   CHECK(cli::thread_count(common) == 3);
+}
+
+TEST_CASE("an output that is a pipe or a device is written in place, not replaced") {
+  testing::TempDir dir;
+  const std::string fifo = dir / "fifo";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // so the writer's open returns
+  REQUIRE(reader >= 0);
+  {
+    AtomicFile out(fifo);
+    out.write("through the pipe");
+    out.commit(true);
+  }
+  char got[64] = {};
+  CHECK(::read(reader, got, sizeof got) == 16);
+  CHECK(std::string(got) == "through the pipe");
+  ::close(reader);
+  struct stat st {};
+  REQUIRE(::stat(fifo.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));  // renaming a temporary over it made it a regular file
+  CHECK(std::filesystem::directory_iterator(dir.path) != std::filesystem::directory_iterator());
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) CHECK(e.path().filename() == "fifo");
 }

@@ -42,7 +42,7 @@ std::string gen(SymbolStream& stream, const std::string& prompt, const GenerateO
   return out;
 }
 
-// RFC 3629 by its table, written independently of Utf8State.
+// RFC 3629 by its table, written independently of the library's utf8::Validator.
 bool valid_utf8(const std::string& s) {
   size_t i = 0;
   auto in = [&](size_t j, int lo, int hi) { return j < s.size() && (unsigned char)s[j] >= lo && (unsigned char)s[j] <= hi; };
@@ -59,13 +59,6 @@ bool valid_utf8(const std::string& s) {
     else return false;
   }
   return true;
-}
-
-bool utf8_state_valid(const std::string& s) {
-  Utf8State st;
-  for (unsigned char c : s)
-    if (!st.feed(c)) return false;
-  return st.need == 0;
 }
 
 // Emits a fixed script (then BOS) as its overwhelmingly likely continuation.
@@ -237,22 +230,11 @@ TEST_CASE("the same seed gives the same bytes, another seed others") {
   CHECK(a != c);
 }
 
-TEST_CASE("Utf8State matches RFC 3629 on every 1- and 2-byte input and random longer ones") {
-  for (int a = 0; a < 256; ++a) {
-    std::string s(1, char(a));
-    CHECK(utf8_state_valid(s) == valid_utf8(s));
-    for (int b = 0; b < 256; ++b) {
-      std::string t = s + char(b);
-      REQUIRE(utf8_state_valid(t) == valid_utf8(t));
-    }
-  }
-  std::mt19937_64 rng(5);
-  const std::string alphabet = "a \x7f\x80\x8f\x90\x9f\xa0\xbf\xc0\xc1\xc2\xdf\xe0\xe1\xec\xed\xee\xef\xf0\xf1\xf3\xf4\xf5\xff";
-  for (int i = 0; i < 200000; ++i) {
-    std::string s;
-    for (size_t n = 3 + rng() % 4; s.size() < n;) s += alphabet[rng() % alphabet.size()];
-    REQUIRE(utf8_state_valid(s) == valid_utf8(s));
-  }
+TEST_CASE("Rng is splitmix64: its published first outputs for seed 0") {
+  Rng rng(0);
+  CHECK(rng.next() == 0xE220A8397B1DCDAFull);
+  CHECK(rng.next() == 0x6E789E6AA1B965F4ull);
+  CHECK(rng.next() == 0x06C45D188009454Full);
 }
 
 TEST_CASE("--utf8 output is valid UTF-8, also from a broken prompt and within the byte budget") {
@@ -371,20 +353,6 @@ TEST_CASE("the repeat penalty steers greedy choice away from recent bytes") {
   o.repeat_penalty = 1.5;
   CHECK(sample(z.data(), allowed, o, "xa", rng) == 'b');
   CHECK(sample(z.data(), allowed, o, "xy", rng) == 'a');
-}
-
-TEST_CASE("escaped output keeps text and names every other byte, however it is split") {
-  const std::string in = "a\x01\xc3\xa9\xff\\\n\t\xe2\x82z\x7f\xf0\x9f\x98\x80\xc2\x9b\xc2\xa0";
-  const std::string want = "a\\x01\xc3\xa9\\xff\\\\\n\t\\xe2\\x82z\\x7f\xf0\x9f\x98\x80\\xc2\\x9b\xc2\xa0";
-  Escaper whole;
-  CHECK(whole.put(in) + whole.finish() == want);
-  Escaper bytewise;
-  std::string got;
-  for (char c : in) got += bytewise.put(std::string_view(&c, 1));
-  CHECK(got + bytewise.finish() == want);
-  Escaper cut;
-  CHECK(cut.put("\xe2\x82") == "");
-  CHECK(cut.finish() == "\\xe2\\x82");
 }
 
 // ---------------------------------------------------------------------------------------------

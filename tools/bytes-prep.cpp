@@ -8,7 +8,6 @@
 #include "bytes/base/units.hpp"
 #include "bytes/text/escape.hpp"
 #include "bytes/base/error.hpp"
-#include "bytes/runs/generate.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/text/prep.hpp"
 #include "bytes/base/progress.hpp"

@@ -1,5 +1,7 @@
 #include "bytes/base/io.hpp"
 
+#include <utility>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -85,6 +87,13 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   if (path.empty() || path == "-") throw UsageError("output must be a file name, not stdout");
   std::filesystem::path target(path);
   if (std::filesystem::is_directory(target)) throw Error("output is a directory: " + path);
+  // A device or a pipe (-o /dev/null, a named pipe) is written in place: renaming a file over it
+  // would replace it (as root, /dev/null itself).
+  if (struct stat st; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) throw_errno("cannot open output", path);
+    return;
+  }
   std::string dir = target.parent_path().string();
   if (dir.empty()) dir = ".";
   temp_ = dir + "/." + target.filename().string() + ".tmp.XXXXXX";
@@ -99,7 +108,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) {
     ::close(fd_);
-    ::unlink(temp_.c_str());
+    if (!temp_.empty()) ::unlink(temp_.c_str());
   }
 }
 
@@ -112,6 +121,8 @@ void AtomicFile::pwrite(const void* data, size_t n, uint64_t offset) {
   const auto* p = static_cast<const char*>(data);
   while (n > 0) {
     ssize_t put = ::pwrite(fd_, p, n, off_t(offset));
+    // A pipe cannot seek: in-order writes go through write(2).
+    if (put < 0 && errno == ESPIPE && temp_.empty() && offset == offset_) put = ::write(fd_, p, n);
     if (put < 0) {
       if (errno == EINTR) continue;
       throw_errno("write error", path_);
@@ -123,6 +134,11 @@ void AtomicFile::pwrite(const void* data, size_t n, uint64_t offset) {
 }
 
 void AtomicFile::commit(bool durable) {
+  if (temp_.empty()) {  // written in place
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) throw_errno("write error", path_);
+    return;
+  }
   if (durable && fsync(fd_) != 0) throw_errno("cannot sync", path_);
   if (::close(fd_) != 0) {
     fd_ = -1;

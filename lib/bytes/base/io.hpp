@@ -54,7 +54,8 @@ class MappedFile {
 };
 
 // Writes to a temporary file beside the target and renames it into place on commit(); if the
-// object dies first (error, signal), the temporary is removed and the target is untouched.
+// object dies first (error, signal), the temporary is removed and the target is untouched. A
+// target that exists and is no regular file (/dev/null, a named pipe) is written in place.
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path);

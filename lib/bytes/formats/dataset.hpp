@@ -117,7 +117,20 @@ class Dataset {
     uint64_t file_offset, checksum, first_doc, stream_offset[n_splits];
     uint32_t compressed_size, raw_size;
   };
+  // Opening, in order (each step checks what it reads before the next relies on it).
+  struct Layout;
+  void read_header(Layout& layout);
+  uint64_t read_meta(const Layout& layout, const std::vector<uint8_t>& tables);
+  void read_frames(const Layout& layout, const std::vector<uint8_t>& tables, uint64_t block_size,
+                   uint64_t (&stream_end)[n_splits]);
+  void read_sources(const Layout& layout, const std::vector<uint8_t>& tables);
+  void read_index_table(const Layout& layout, const std::vector<uint8_t>& tables);
+  void check_index(const Layout& layout, const uint64_t (&stream_end)[n_splits]);
+  // Reading.
+  void read_frame(const std::string& what, uint64_t file_offset, uint32_t compressed, uint32_t raw_size,
+                  uint64_t checksum, std::vector<uint8_t>& raw) const;
   const std::vector<uint8_t>& decode(size_t frame) const;
+  bool parse_columns(uint64_t count) const;
   const std::vector<Doc>& index_block(size_t block) const;
   uint64_t block_end(size_t block) const;
   [[noreturn]] void corrupt(const std::string& what, uint64_t at) const;

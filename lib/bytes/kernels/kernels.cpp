@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "bytes/kernels/cpu.hpp"
+
 namespace bytes::kernels {
 
 namespace {
@@ -138,22 +140,15 @@ void attention_backward(const float*, const float*, const float*, const float*, 
                         int64_t, bool, float*);
 }  // namespace generic
 
-namespace {
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-}  // namespace
-
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse) {
-  (has_avx2() ? avx2::attention_forward : generic::attention_forward)(qkv, offsets, S, H, hd, causal, out, lse);
+  (has_avx2_fma() ? avx2::attention_forward : generic::attention_forward)(qkv, offsets, S, H, hd, causal, out, lse);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
-  (has_avx2() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, offsets, S, H, hd, causal,
-                                                                         dqkv);
+  (has_avx2_fma() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, offsets, S, H, hd,
+                                                                             causal, dqkv);
 }
 
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out) {

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "bytes/base/error.hpp"
+#include "bytes/kernels/cpu.hpp"
 
 namespace bytes {
 namespace {
@@ -125,7 +126,7 @@ float dot_plain(const float* a, const float* b, int64_t n) {
 }
 
 void gemv(const float* x, const float* w, float* y, int64_t out, int64_t in, bool accumulate) {
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 = kernels::has_avx2_fma();
 #pragma omp parallel for schedule(static) if (out * in >= (1 << 16))
   for (int64_t o = 0; o < out; ++o) {
     const float d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);

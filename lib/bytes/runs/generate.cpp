@@ -8,50 +8,11 @@
 #include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/runs/eval.hpp"
+#include "bytes/text/utf8.hpp"
 
 namespace bytes {
 
 std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride) { return model.stream(stride); }
-
-uint64_t Rng::next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double Rng::uniform() { return double(next() >> 11) * 0x1.0p-53; }
-
-int Utf8State::length(uint8_t b) {
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF) return 2;
-  if (b >= 0xE0 && b <= 0xEF) return 3;
-  if (b >= 0xF0 && b <= 0xF4) return 4;
-  return 0;
-}
-
-bool Utf8State::accepts(uint8_t b) const { return need > 0 ? b >= lo && b <= hi : length(b) > 0; }
-
-bool Utf8State::feed(uint8_t b) {
-  const bool ok = accepts(b);
-  if (need > 0 && ok) {
-    --need;
-    lo = 0x80;
-    hi = 0xBF;
-    return true;
-  }
-  need = 0;
-  lo = 0x80;
-  hi = 0xBF;
-  if (int len = length(b); len > 1) {
-    need = len - 1;
-    if (b == 0xE0) lo = 0xA0;       // no overlong 3-byte forms
-    else if (b == 0xED) hi = 0x9F;  // no surrogates
-    else if (b == 0xF0) lo = 0x90;  // no overlong 4-byte forms
-    else if (b == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
-  }
-  return ok;
-}
 
 int32_t sample(const float* logits, const std::vector<bool>& allowed, const SamplingOptions& o, std::string_view recent,
                Rng& rng) {
@@ -115,8 +76,8 @@ GenerateStats generate(SymbolStream& stream, std::string_view prompt, const Gene
   GenerateStats st;
   st.prompt_bytes = prompt.size();
   Rng rng(o.seed);
-  Utf8State utf8;
-  for (unsigned char b : prompt) utf8.feed(b);
+  utf8::Validator so_far;  // the output until now, prompt included
+  for (unsigned char b : prompt) so_far.feed(b);
   const size_t window = size_t(std::max(0, o.sampling.repeat_window));
   std::string recent(prompt.substr(prompt.size() - std::min(prompt.size(), window)));
 
@@ -135,8 +96,8 @@ GenerateStats generate(SymbolStream& stream, std::string_view prompt, const Gene
     const int64_t left = o.max_bytes < 0 ? std::numeric_limits<int64_t>::max() : o.max_bytes - int64_t(st.bytes);
     for (int32_t s = 0; s < VOCAB; ++s) {
       bool ok = stream.emits(s);
-      if (s < 256 && o.utf8) ok = ok && utf8.accepts(uint8_t(s)) && (utf8.need > 0 ? utf8.need : Utf8State::length(uint8_t(s))) <= left;
-      if (s == BOS) ok = ok && !o.ignore_end && !(o.utf8 && utf8.need > 0);
+      if (s < 256 && o.utf8) ok = ok && so_far.accepts(uint8_t(s)) && (so_far.need > 0 ? so_far.need : utf8::length(uint8_t(s))) <= left;
+      if (s == BOS) ok = ok && !o.ignore_end && !(o.utf8 && so_far.need > 0);
       allowed[size_t(s)] = ok;
     }
     const int32_t symbol = sample(logits, allowed, o.sampling, recent, rng);
@@ -154,7 +115,7 @@ GenerateStats generate(SymbolStream& stream, std::string_view prompt, const Gene
     }
     const char byte = char(symbol);
     ++st.bytes;
-    utf8.feed(uint8_t(symbol));
+    so_far.feed(uint8_t(symbol));
     if (window > 0) {
       if (recent.size() == window) recent.erase(0, 1);
       recent.push_back(byte);
@@ -190,55 +151,6 @@ GenerateStats generate(SymbolStream& stream, std::string_view prompt, const Gene
   emit(held);
   st.seconds = since();
   return st;
-}
-
-void Escaper::escape_pending(std::string& out) {
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned char b : pending_) {
-    out += "\\x";
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  pending_.clear();
-}
-
-std::string Escaper::put(std::string_view bytes) {
-  std::string out;
-  for (unsigned char b : bytes) {
-    const bool inside = state_.need > 0;
-    const bool ok = state_.feed(b);
-    if (inside && ok) {
-      pending_ += char(b);
-      if (state_.need == 0) {
-        // U+0080–U+009F are the C1 controls: terminals may act on them as on ESC sequences.
-        const bool c1 = pending_.size() == 2 && (unsigned char)pending_[0] == 0xC2 && (unsigned char)pending_[1] < 0xA0;
-        if (c1) escape_pending(out);
-        out += pending_;
-        pending_.clear();
-      }
-      continue;
-    }
-    escape_pending(out);  // a character broken by b (nothing, between characters)
-    const int len = Utf8State::length(b);
-    if (len > 1) {
-      pending_ = char(b);
-    } else if (b == '\\') {
-      out += "\\\\";
-    } else if (len == 1 && (b >= 0x20 ? b != 0x7F : b == '\n' || b == '\t')) {
-      out += char(b);
-    } else {
-      pending_ = char(b);
-      escape_pending(out);
-    }
-  }
-  return out;
-}
-
-std::string Escaper::finish() {
-  std::string out;
-  escape_pending(out);
-  state_ = {};
-  return out;
 }
 
 }  // namespace bytes

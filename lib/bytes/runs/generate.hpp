@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bytes/base/random.hpp"
 #include "bytes/models/model.hpp"
 
 namespace bytes {
@@ -17,32 +18,6 @@ namespace bytes {
 // The model's generation stream (Model::stream): every byte predicted from the window bytes-eval
 // would use for it, the window sliding by `stride` (0: ctx/2) in the model's units.
 std::unique_ptr<SymbolStream> open_stream(Model& model, int64_t stride = 0);
-
-// A small counter-based generator (splitmix64): the same seed gives the same numbers on every
-// platform, which std's distributions do not promise.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  double uniform();  // [0, 1), 53 bits
-
- private:
-  uint64_t state_;
-};
-
-// UTF-8 well-formedness, one byte at a time (RFC 3629: no overlongs, surrogates or code points
-// past U+10FFFF).
-struct Utf8State {
-  int need = 0;                  // continuation bytes still expected
-  uint8_t lo = 0x80, hi = 0xBF;  // the range the next continuation byte must fall in
-  // Whether b continues the character in progress or, between characters, starts a valid one.
-  bool accepts(uint8_t b) const;
-  // Length of the character lead byte b starts (1–4), 0 if b cannot start one.
-  static int length(uint8_t b);
-  // Takes b. Returns false if b broke the character in progress (the state then restarts at b,
-  // as a decoder would).
-  bool feed(uint8_t b);
-};
 
 struct SamplingOptions {
   double temperature = 1.0;  // 0: greedy (the most likely symbol; ties go to the lowest)
@@ -81,19 +56,5 @@ struct GenerateStats {
 // held back until they can no longer match). Checks for signals between bytes.
 GenerateStats generate(SymbolStream& stream, std::string_view prompt, const GenerateOptions& options,
                        const std::function<void(std::string_view)>& out);
-
-// Escaped text for terminals: printable ASCII, newline, tab and well-formed multi-byte UTF-8
-// other than the C1 controls pass through; other bytes become \xNN and a backslash becomes \\. Streams: a character split
-// across calls is held until it completes or breaks.
-class Escaper {
- public:
-  std::string put(std::string_view bytes);
-  std::string finish();
-
- private:
-  void escape_pending(std::string& out);
-  Utf8State state_;
-  std::string pending_;
-};
 
 }  // namespace bytes

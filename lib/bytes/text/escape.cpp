@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "bytes/base/error.hpp"
+#include "bytes/text/chars.hpp"
 
 namespace bytes {
 
@@ -34,6 +35,54 @@ std::string unescape(const std::string& text) {
       default: throw UsageError(std::string("unknown escape \\") + text[i] + " in '" + text + "'");
     }
   }
+  return out;
+}
+
+void Escaper::escape_pending(std::string& out) {
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned char b : pending_) {
+    out += "\\x";
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  pending_.clear();
+}
+
+std::string Escaper::put(std::string_view bytes) {
+  std::string out;
+  for (unsigned char b : bytes) {
+    const bool inside = state_.need > 0;
+    const bool ok = state_.feed(b);
+    if (inside && ok) {
+      pending_ += char(b);
+      if (state_.need == 0) {
+        const auto c = utf8::decode(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size());
+        if (chars::is_c1_control(c.code_point)) escape_pending(out);
+        out += pending_;
+        pending_.clear();
+      }
+      continue;
+    }
+    escape_pending(out);  // a character broken by b (nothing, between characters)
+    const int len = utf8::length(b);
+    if (len > 1) {
+      pending_ = char(b);
+    } else if (b == '\\') {
+      out += "\\\\";
+    } else if (len == 1 && (!chars::is_ascii_control(b) || b == '\n' || b == '\t')) {
+      out += char(b);
+    } else {
+      pending_ = char(b);
+      escape_pending(out);
+    }
+  }
+  return out;
+}
+
+std::string Escaper::finish() {
+  std::string out;
+  escape_pending(out);
+  state_ = {};
   return out;
 }
 

@@ -1,20 +1,20 @@
 #include "bytes/text/words.hpp"
 
+#include <algorithm>
+
 #include "bytes/base/error.hpp"
+#include "bytes/text/chars.hpp"
+#include "bytes/text/utf8.hpp"
 
 namespace bytes {
 
 namespace {
 
-bool is_space(uint8_t b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
-bool is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
-bool is_spacelike(uint8_t b) {
-  const bool alnum = (b >= '0' && b <= '9') || ((b | 32) >= 'a' && (b | 32) <= 'z');
-  return !alnum && !is_continuation(b);
-}
+// SpaceByte's spacelike bytes: neither an ASCII letter or digit nor a UTF-8 continuation byte.
+bool is_spacelike(uint8_t b) { return !chars::is_ascii_alnum(b) && !utf8::is_continuation(b); }
 // Bytes of the UTF-8 character this byte begins, as its first byte says (1 for ASCII and for
 // bytes that begin none).
-size_t char_length(uint8_t b) { return b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 1; }
+size_t char_length(uint8_t b) { return size_t(std::max(1, utf8::length(b))); }
 
 }  // namespace
 
@@ -40,18 +40,18 @@ bool WordSplitter::starts_word(uint8_t b) {
   bool start;
   if (length_ == 0) {
     start = true;
-  } else if (length_ + (is_continuation(b) ? 1 : char_length(b)) > cap_) {
+  } else if (length_ + (utf8::is_continuation(b) ? 1 : char_length(b)) > cap_) {
     start = true;  // (a character's first byte made room for its continuation bytes)
   } else if (rule_ == WordRule::whitespace) {
-    start = in_space_ && !is_space(b);
+    start = in_space_ && !chars::is_ascii_space(b);
   } else {
     start = is_spacelike(b) && !prev_spacelike_;
   }
   if (rule_ == WordRule::whitespace) {
     // A word reaches its whitespace at the first whitespace byte; a leading whitespace word is
     // all whitespace, so it is "in space" from its first byte. A cut by the cap keeps the state.
-    if (start && !is_space(b)) in_space_ = false;
-    if (is_space(b)) in_space_ = true;
+    if (start && !chars::is_ascii_space(b)) in_space_ = false;
+    if (chars::is_ascii_space(b)) in_space_ = true;
   }
   prev_spacelike_ = is_spacelike(b);
   length_ = start ? 1 : length_ + 1;

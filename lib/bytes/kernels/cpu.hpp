@@ -1,0 +1,12 @@
+// What the CPU running us can do, asked once: the kernels built for AVX2+FMA (the attention
+// kernel's avx2 build, the generation gemv) run only where it says so.
+#pragma once
+
+namespace bytes::kernels {
+
+inline bool has_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+}  // namespace bytes::kernels
