@@ -32,4 +32,11 @@ void adamw_update(const AdamW& opt, bool decay, float grad_scale, std::span<floa
   }
 }
 
+void adamw_update(const AdamW& opt, float grad_scale, std::span<const TensorInfo> tensors, std::span<float> params,
+                  std::span<const float> grads, std::span<float> m, std::span<float> v) {
+  for (const auto& t : tensors)
+    adamw_update(opt, t.shape.size() == 2, grad_scale, params.subspan(t.offset, t.size), grads.subspan(t.offset, t.size),
+                 m.subspan(t.offset, t.size), v.subspan(t.offset, t.size));
+}
+
 }  // namespace bytes

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <span>
 
+#include "bytes/blocks/stack.hpp"
+
 namespace bytes {
 
 // The L2 norm of all gradients together, summed in double.
@@ -22,6 +24,11 @@ struct AdamW {
 // place, and params decay (p ← p · (1 − lr · weight_decay), as PyTorch's AdamW) when decay is set.
 // All four spans have the same length.
 void adamw_update(const AdamW& opt, bool decay, float grad_scale, std::span<float> params,
+                  std::span<const float> grads, std::span<float> m, std::span<float> v);
+
+// One AdamW step on every tensor of a parameter block (params, grads, m and v alike, laid out by
+// tensors): weight decay on matrices only, not on norms.
+void adamw_update(const AdamW& opt, float grad_scale, std::span<const TensorInfo> tensors, std::span<float> params,
                   std::span<const float> grads, std::span<float> m, std::span<float> v);
 
 }  // namespace bytes

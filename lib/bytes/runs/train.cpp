@@ -151,16 +151,6 @@ double validate(Model& model, const std::vector<std::vector<uint8_t>>& docs) {
   return n ? bits / double(n) : -1.0;
 }
 
-// AdamW on every tensor, weight decay on matrices only (not norms).
-void apply_adamw(const TrainOptions& o, double lr, float grad_scale, Model& model, TrainState& st) {
-  const AdamW opt{lr, o.beta1, o.beta2, o.weight_decay, st.step + 1};
-  const std::span<float> p(model.params), m(st.m), v(st.v);
-  const std::span<const float> g(model.grads);
-  for (const auto& t : model.tensors())
-    adamw_update(opt, t.shape.size() == 2, grad_scale, p.subspan(t.offset, t.size), g.subspan(t.offset, t.size),
-                 m.subspan(t.offset, t.size), v.subspan(t.offset, t.size));
-}
-
 // Throughput over the steps since the last log line.
 struct Window {
   double seconds = 0;
@@ -215,7 +205,8 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     const double norm = grad_norm(model.grads);
     if (!std::isfinite(norm)) throw Error("training diverged at step " + std::to_string(st.step) + " (gradient is not finite)");
     const double lr = schedule.lr(st);
-    apply_adamw(o, lr, clip_scale(norm, o.clip), model, st);
+    const AdamW opt{lr, o.beta1, o.beta2, o.weight_decay, st.step + 1};
+    adamw_update(opt, clip_scale(norm, o.clip), model.tensors(), model.params, model.grads, st.m, st.v);
 
     st.step++;
     st.bytes += step.bytes;
