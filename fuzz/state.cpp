@@ -11,7 +11,7 @@
 
 #include "bytes/base/error.hpp"
 #include "bytes/base/hash.hpp"
-#include "bytes/runs/train.hpp"
+#include "bytes/runs/checkpoint.hpp"
 #include "fuzz.hpp"
 
 namespace {

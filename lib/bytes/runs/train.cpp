@@ -156,6 +156,11 @@ struct Window {
   double seconds = 0;
   int64_t steps = 0;
   Work work;
+  void add(double dt, const Work& step) {
+    seconds += dt;
+    steps++;
+    work += step;
+  }
   void report(TrainReport& rep) const {
     rep.ms_per_step = 1000 * seconds / double(steps);
     rep.bytes_per_s = double(work.bytes) / seconds;
@@ -214,9 +219,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     st.train_seconds += dt;
     st.seconds = seconds_before + std::chrono::duration<double>(clock::now() - run_start).count();
     schedule.measured(st);
-    window.seconds += dt;
-    window.steps++;
-    window.work += step;
+    window.add(dt, step);
 
     progress(st, rep);
     rep.train_bpb = step.loss / double(std::max<uint64_t>(1, step.bytes)) / std::log(2.0);
