@@ -20,9 +20,9 @@ void load(const std::string& path, uint64_t size) {
   }
   for (bool map : {false, true}) {
     try {
-      const bytes::Model model = bytes::load_model(path, map);
-      FUZZ_CHECK(uint64_t(model.n_params()) * 4 <= size);
-      FUZZ_CHECK(model.weights() != nullptr);
+      const auto model = bytes::load_model(path, map);
+      FUZZ_CHECK(uint64_t(model->n_params()) * 4 <= size);
+      FUZZ_CHECK(model->weights() != nullptr);
     } catch (const bytes::Error&) {
     }
   }

@@ -11,7 +11,8 @@
 
 #include "bytes/base/error.hpp"
 #include "bytes/base/hash.hpp"
-#include "bytes/runs/train.hpp"
+#include "bytes/models/flat.hpp"
+#include "bytes/runs/checkpoint.hpp"
 #include "fuzz.hpp"
 
 namespace {
@@ -19,7 +20,7 @@ namespace {
 // The model the seeds were made with (fuzz/make-corpus: bytes-train's flat model, d 64 × 1,
 // ctx 32); a state of another config is refused before its floats are read.
 bytes::Model& model() {
-  static bytes::Model m(bytes::Config::flat(64, 1, 32));
+  static bytes::FlatModel m(bytes::Config::make("flat", {{"d_model", "64"}, {"n_layers", "1"}, {"ctx", "32"}}));
   return m;
 }
 

@@ -1,13 +1,8 @@
 #include <doctest/doctest.h>
 
-#include <sys/resource.h>
-
-#include <csignal>
-#include <cstring>
-
 #include "bytes/base/error.hpp"
 #include "bytes/runs/eval.hpp"
-#include "bytes/runs/train.hpp"
+#include "bytes/runs/sampler.hpp"
 #include "bytes/models/flat.hpp"
 #include "testing.hpp"
 
@@ -66,18 +61,6 @@ TEST_CASE("batches are windows of BOS + document bytes, the same for the same (s
   CHECK_THROWS_AS(Sampler(empty, Split::train), Error);
 }
 
-TEST_CASE("the learning rate warms up linearly and decays by a cosine to its floor") {
-  TrainOptions o;
-  o.lr = 1e-3;
-  o.warmup = 10;
-  o.min_lr_ratio = 0.1;
-  CHECK(learning_rate(o, 0, 110) == doctest::Approx(1e-4));
-  CHECK(learning_rate(o, 9, 110) == doctest::Approx(1e-3));
-  CHECK(learning_rate(o, 60, 110) == doctest::Approx(0.55e-3));
-  CHECK(learning_rate(o, 110, 110) == doctest::Approx(1e-4));
-  for (int s = 10; s < 110; ++s) CHECK(learning_rate(o, s + 1, 110) <= learning_rate(o, s, 110));
-}
-
 TEST_CASE("scoring follows the window protocol: every byte once, windows no longer than ctx") {
   FlatModel model(testing::flat_config(64, 1, 16));
   model.init(2);
@@ -98,84 +81,6 @@ TEST_CASE("scoring follows the window protocol: every byte once, windows no long
   double nats = model.forward(bos.data(), target.data(), 1, 1);
   CHECK(one.bits(u, 1)[0] == doctest::Approx(nats / std::log(2.0)).epsilon(1e-6));
   CHECK(zstd_bpb(u, doc.size()) < 2.0);
-}
-
-TEST_CASE("state.bin: round trip; every truncation, flipped byte and foreign size is refused") {
-  testing::TempDir dir;
-  const Config cfg = testing::flat_config(64, 1, 16);
-  FlatModel model(cfg);
-  model.init(3);
-  TrainState st;
-  st.step = 7;
-  st.total_steps = 9;
-  st.bytes = 1234;
-  st.seconds = 1.5;
-  st.m.assign(model.params.size(), 0.25f);
-  st.v.assign(model.params.size(), 0.5f);
-  save_state(dir / "state.bin", model, st);
-
-  FlatModel back(cfg);
-  TrainState got;
-  load_state(dir / "state.bin", back, got);
-  CHECK(back.params == model.params);
-  CHECK(got.m == st.m);
-  CHECK(got.v == st.v);
-  CHECK(got.step == 7);
-  CHECK(got.total_steps == 9);
-  CHECK(got.bytes == 1234);
-
-  const std::string good = testing::read_file(dir / "state.bin");
-  auto refused = [&](const std::string& data) {
-    testing::write_file(dir / "bad.bin", data);
-    FlatModel m(cfg);
-    TrainState s;
-    try {
-      load_state(dir / "bad.bin", m, s);
-    } catch (const Error&) {
-      return true;
-    }
-    return false;
-  };
-  for (size_t n : {size_t(0), size_t(8), size_t(23), size_t(100), good.size() - 1}) CHECK(refused(good.substr(0, n)));
-  CHECK(refused(good + "x"));
-  std::mt19937_64 rng(5);
-  for (int i = 0; i < 200; ++i) {
-    std::string bad = good;
-    bad[rng() % bad.size()] ^= char(1 + rng() % 255);
-    CHECK(refused(bad));
-  }
-  // A config length that points past the file: refused by size, nothing allocated by it.
-  std::string huge = good;
-  const uint32_t len = 0xFFFFFFF0u;
-  std::memcpy(huge.data() + 12, &len, 4);
-  CHECK(refused(huge));
-  // Another model's state.
-  FlatModel other(testing::flat_config(128, 1, 16));
-  TrainState so;
-  so.m.assign(other.params.size(), 0.0f);
-  so.v.assign(other.params.size(), 0.0f);
-  save_state(dir / "other.bin", other, so);
-  CHECK(refused(testing::read_file(dir / "other.bin")));
-}
-
-TEST_CASE("a checkpoint that cannot be written throws, leaves no file and leaks nothing") {
-  // Run under the sanitized suite, LeakSanitizer fails this test if the write error leaks (the
-  // checksum state once did).
-  testing::TempDir dir;
-  FlatModel model(testing::flat_config(64, 1, 16));
-  model.init(1);
-  TrainState st;
-  st.m.assign(model.params.size(), 0.0f);
-  st.v.assign(model.params.size(), 0.0f);
-  std::signal(SIGXFSZ, SIG_IGN);
-  rlimit old{};
-  getrlimit(RLIMIT_FSIZE, &old);
-  rlimit small = old;
-  small.rlim_cur = 4096;
-  setrlimit(RLIMIT_FSIZE, &small);
-  CHECK_THROWS_AS(save_state(dir / "state.bin", model, st), Error);
-  setrlimit(RLIMIT_FSIZE, &old);
-  CHECK(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 0);
 }
 
 TEST_CASE("--conditional lines: two strings, a blank line skipped, anything else a named error") {

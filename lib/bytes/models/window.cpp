@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "bytes/base/interrupt.hpp"
-#include "bytes/runs/train.hpp"
+#include "bytes/runs/sampler.hpp"
 
 namespace bytes {
 

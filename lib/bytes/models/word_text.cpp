@@ -10,7 +10,7 @@
 #include "bytes/base/progress.hpp"
 #include "bytes/models/window.hpp"
 #include "bytes/models/word.hpp"
-#include "bytes/runs/train.hpp"
+#include "bytes/runs/sampler.hpp"
 
 namespace bytes {
 
