@@ -33,7 +33,9 @@ int run(CLI::App& app, Common& common, int argc, char** argv, const std::functio
 // The thread count to use: the --threads value, or every core this process may run on.
 int thread_count(const Common& common);
 
-
-
+// Keeps an old spelling of an option (one of its names, e.g. "-d") working for the command lines
+// that use it, but out of --help: the letter now means one thing across the programs, and the man
+// page says what the old spelling was. Needs the formatter init() gives the app.
+CLI::Option* old_name(CLI::App& app, CLI::Option* option, const std::string& name);
 
 }  // namespace bytes::cli
