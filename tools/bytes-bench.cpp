@@ -68,10 +68,7 @@ int main(int argc, char** argv) {
     o.precisions.clear();
     for (const auto& p : precisions) o.precisions.push_back(p == "bf16" ? Precision::bf16 : Precision::f32);
     set_threads(cli::thread_count(common));
-    bench::run_report(o, bench::parse_format(common.json ? "json" : format), [](std::string_view s) {
-      write_stdout(s);
-      flush_stdout();
-    });
+    bench::run_report(o, bench::parse_format(common.json ? "json" : format), cli::to_stdout_now);
     return int(cli::ok);
   });
 }

@@ -42,17 +42,13 @@ int main(int argc, char** argv) {
     if (!max_bytes.empty()) o.max_bytes = parse_size(max_bytes);
     o.split = parse_split(split);
     Model model = load_model(model_path);
-    const auto out = [](std::string_view s) {
-      write_stdout(s);
-      flush_stdout();  // lines as they become final, for a reader at the other end
-    };
     if (conditional) {
-      const ConditionalTotals t = score_conditional_lines(model, o.stride, o.input, [](std::string_view s) { write_stdout(s); });
+      const ConditionalTotals t = score_conditional_lines(model, o.stride, o.input, cli::to_stdout);
       spdlog::info("{} targets, {} bytes, {} bits per byte given their contexts", t.targets, t.bytes, fixed4(t.bpb()));
       return int(cli::ok);
     }
     if (per_byte) o.per_byte = common.json ? EvalOptions::PerByte::json : EvalOptions::PerByte::tsv;
-    const EvalResult r = evaluate(model, o, out);
+    const EvalResult r = evaluate(model, o, cli::to_stdout_now);  // per-byte lines as they are final
     if (per_byte) spdlog::info("{}", eval_summary(r));
     else write_stdout(eval_report(r, common.json));
     return int(cli::ok);

@@ -37,17 +37,13 @@ int main(int argc, char** argv) {
     Model model = load_model(cmd.model_path, true);
     auto stream = open_stream(model, cmd.stride);
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const auto out = [](std::string_view bytes) {
-      write_stdout(bytes);
-      flush_stdout();
-    };
     PromptStats stats;
     if (cmd.lines) {
-      stats = generate_lines(*stream, cmd.prompt_file.empty() ? "-" : cmd.prompt_file, o, out);
+      stats = generate_lines(*stream, cmd.prompt_file.empty() ? "-" : cmd.prompt_file, o, cli::to_stdout_now);
     } else {
       if (!cmd.prompt_file.empty()) cmd.prompt = read_all(cmd.prompt_file);
       else if (!cmd.prompt_given() && !isatty(0)) cmd.prompt = read_all("-");
-      stats = generate_prompt(*stream, cmd.prompt, o, out);
+      stats = generate_prompt(*stream, cmd.prompt, o, cli::to_stdout_now);
     }
     spdlog::debug("{}", timing_line(stats, load_seconds));
     return int(cli::ok);

@@ -1,7 +1,6 @@
 // bytes-prep: text in, one dataset file out; and the way back out of a dataset.
 #include "cli.hpp"
 #include "bytes/base/error.hpp"
-#include "bytes/base/io.hpp"
 #include "bytes/base/units.hpp"
 #include "bytes/text/escape.hpp"
 #include "bytes/text/prep_commands.hpp"
@@ -59,7 +58,7 @@ int main(int argc, char** argv) {
     for (auto& p : inputs) all.push_back({p, std::nullopt});
     for (int s = 0; s < n_splits; ++s)
       for (auto& p : split_inputs[s]) all.push_back({p, Split(s)});
-    prep::prepare_and_report(all, output, opt, common.json, [](std::string_view s) { write_stdout(s); });
+    prep::prepare_and_report(all, output, opt, common.json, cli::to_stdout);
     return int(cli::ok);
   });
 }

@@ -19,6 +19,7 @@
 
 #include "bytes/base/error.hpp"
 #include "bytes/base/interrupt.hpp"
+#include "bytes/base/io.hpp"
 #include "bytes/base/progress.hpp"
 #include "bytes_version.hpp"
 
@@ -93,6 +94,13 @@ void add_threads(CLI::App& app, Common& common) {
 
 void add_seed(CLI::App& app, Common& common) {
   app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->check(CLI::NonNegativeNumber)->capture_default_str();
+}
+
+void to_stdout(std::string_view s) { write_stdout(s); }
+
+void to_stdout_now(std::string_view s) {
+  write_stdout(s);
+  flush_stdout();
 }
 
 CLI::Option* old_name(CLI::App& app, CLI::Option* option, const std::string& name) {

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "bytes/base/io.hpp"
 #include "bytes/text/prep_commands.hpp"
 
 namespace bytes {
@@ -41,7 +40,7 @@ struct PrepSubcommands {
 
   // Runs the subcommand given, if one was: whether one was.
   bool run(bool json) {
-    const auto out = [](std::string_view s) { write_stdout(s); };
+    const auto& out = cli::to_stdout;
     if (list->parsed()) prep::list_dataset(list_path, per_doc, json, out);
     else if (cat->parsed()) {
       cat_options.use_delimiter = !no_delimiter;
