@@ -66,3 +66,29 @@ TEST_CASE("an output that is a pipe or a device is written in place, not replace
   CHECK(std::filesystem::directory_iterator(dir.path) != std::filesystem::directory_iterator());
   for (const auto& e : std::filesystem::directory_iterator(dir.path)) CHECK(e.path().filename() == "fifo");
 }
+
+TEST_CASE("an old spelling still parses, and --help shows only the new one") {
+  CLI::App app{"test", "bytes-test"};
+  cli::Common common;
+  cli::init(app, common);
+  std::vector<std::string> noises;
+  std::string format;
+  cli::old_name(app, app.add_option("-n,--noise", noises, "Noise")->take_all(), "-n");
+  auto* f = app.add_option("--format,-o,--output", format, "Format");
+  cli::old_name(app, cli::old_name(app, f, "-o"), "--output");
+  CHECK_THROWS_AS(cli::old_name(app, f, "-x"), std::logic_error);
+
+  const std::string help = app.help();
+  CHECK(help.find("  --noise TEXT") != std::string::npos);
+  CHECK(help.find("  --format TEXT") != std::string::npos);
+  CHECK(help.find("-n,") == std::string::npos);
+  CHECK(help.find("-o,") == std::string::npos);
+  CHECK(help.find("-o ") == std::string::npos);
+  CHECK(help.find("--output") == std::string::npos);
+
+  // Old and new spellings mixed: one option, so repeats add up in order and the last value wins.
+  app.parse("--noise typo -n drop -o csv --output md", false);
+  CHECK(noises == std::vector<std::string>{"typo", "drop"});
+  CHECK(format == "md");
+  CHECK(f->get_name() == "--format");
+}

@@ -1,5 +1,6 @@
 // bytes-eval's scorer: the stream gives the bits of the whole-buffer protocol, bit for bit, however
-// the bytes arrive, and sends them while the document is still arriving.
+// the bytes arrive, and sends them while the document is still arriving; the run over a file or a
+// dataset split, and conditional scoring, add up exactly those bits.
 #include <doctest/doctest.h>
 #include <zstd.h>
 
@@ -7,9 +8,13 @@
 #include <cmath>
 #include <random>
 
+#include "bytes/base/error.hpp"
+#include "bytes/runs/conditional.hpp"
 #include "bytes/runs/eval.hpp"
 #include "bytes/models/window.hpp"
 #include "bytes/models/word.hpp"
+#include "bytes/runs/evaluate.hpp"
+#include "bytes/text/prep.hpp"
 #include "bytes/text/words.hpp"
 #include "testing.hpp"
 
@@ -234,4 +239,121 @@ TEST_CASE("zstd's floor: the same bytes give the same figure in any pieces, that
   CHECK(streamed == doctest::Approx(one_call(large, 1)).epsilon(1e-4));
   CHECK(streamed > in_pieces(large, 19) * 1.05);  // the level is the one asked for
   CHECK(zstd_bpb(nullptr, 0) == 0);
+}
+
+namespace {
+
+double sum(const std::vector<double>& v, size_t from = 0) {
+  double s = 0;
+  for (size_t i = from; i < v.size(); ++i) s += v[i];
+  return s;
+}
+
+std::vector<double> doc_bits(Model& m, const std::string& text) {
+  return Scorer{m, 0, 16}.bits(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+}  // namespace
+
+TEST_CASE("conditional scoring: the target's bits after its context, pair by pair, one line each") {
+  const auto owned_m = sharp(testing::flat_config(64, 1, 16), 19);
+  Model& m = *owned_m;
+  Scorer scorer{m, 0, 16};
+  const ConditionalPair pair{"the context ", "the target"};
+  const ConditionalScore s = score_conditional(scorer, pair);
+  CHECK(s.context_bytes == 12);
+  CHECK(s.target_bytes == 10);
+  CHECK(s.bits == sum(doc_bits(m, pair.context + pair.target), 12));
+  CHECK(s.bits != sum(doc_bits(m, pair.target)));  // the context counts
+  CHECK(score_conditional(scorer, {"abc", ""}).bits == 0);
+
+  testing::TempDir dir;
+  testing::write_file(dir / "pairs.jsonl", "{\"context\": \"the context \", \"target\": \"the target\"}\n \r\n"
+                                           "{\"target\": \"xy\", \"context\": \"\"}\n");
+  std::string out;
+  const ConditionalTotals t =
+      score_conditional_lines(m, 0, dir / "pairs.jsonl", [&](std::string_view line) { out += line; });
+  const double xy = sum(doc_bits(m, "xy"));
+  CHECK(t.targets == 2);
+  CHECK(t.bytes == 12);
+  CHECK(t.bits == s.bits + xy);
+  CHECK(t.bpb() == t.bits / 12);
+  CHECK(out == "{\"line\":1,\"context_bytes\":12,\"target_bytes\":10,\"bits\":" + nlohmann::json(round6(s.bits)).dump() +
+                   ",\"bpb\":" + nlohmann::json(round6(s.bits / 10)).dump() + "}\n" +
+                   "{\"line\":3,\"context_bytes\":0,\"target_bytes\":2,\"bits\":" + nlohmann::json(round6(xy)).dump() +
+                   ",\"bpb\":" + nlohmann::json(round6(xy / 2)).dump() + "}\n");
+  CHECK(ConditionalTotals{}.bpb() == 0);
+
+  // A bad line stops the run after the lines before it, and says where it is.
+  testing::write_file(dir / "bad.jsonl", "{\"context\": \"a\", \"target\": \"b\"}\n{\"context\": 1}\n");
+  out.clear();
+  CHECK_THROWS_WITH_AS(score_conditional_lines(m, 0, dir / "bad.jsonl", [&](std::string_view line) { out += line; }),
+                       ("line 2 of " + dir / "bad.jsonl" + " needs string fields \"context\" and \"target\"").c_str(),
+                       Error);
+  CHECK(out.find("\"line\":1,") != std::string::npos);
+}
+
+TEST_CASE("the eval run: a file is one document, a split its documents; the bits are the scorer's") {
+  const auto owned_m = sharp(testing::flat_config(64, 1, 16), 20);
+  Model& m = *owned_m;
+  std::mt19937_64 rng(34);
+  testing::TempDir dir;
+  const std::string text = testing::random_bytes(rng, 300);
+  testing::write_file(dir / "in/a.txt", text);
+  const std::vector<double> bits = doc_bits(m, text);
+
+  EvalOptions o;
+  o.input = dir / "in/a.txt";
+  o.per_byte = EvalOptions::PerByte::tsv;
+  std::string lines;
+  const EvalResult r = evaluate(m, o, [&](std::string_view s) { lines += s; });
+  CHECK(r.bytes == 300);
+  CHECK(r.docs == 1);
+  CHECK(r.bits == sum(bits));
+  CHECK(r.stride == 8);
+  CHECK(r.ctx == 16);
+  CHECK(r.zstd_level == 19);
+  CHECK(r.zstd_bpb == zstd_bpb(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  std::vector<uint8_t> top;
+  Scorer{m, 0, 16}.bits(reinterpret_cast<const uint8_t*>(text.data()), text.size(), &top);
+  std::string want;
+  for (size_t i = 0; i < text.size(); ++i) want += per_byte_line(i, {i, uint8_t(text[i]), top[i], bits[i]}, false);
+  CHECK(lines == want);
+  CHECK(per_byte_line(7, {7, 65, 66, 1.23456789}, false) == "7\t65\t1.2346\t66\n");
+  CHECK(per_byte_line(7, {7, 65, 66, 1.23456789}, true) == "{\"offset\":7,\"byte\":65,\"bits\":1.234568,\"top\":66}\n");
+
+  o.per_byte = EvalOptions::PerByte::none;
+  o.max_bytes = 100;
+  const EvalResult head = evaluate(m, o);
+  CHECK(head.bytes == 100);
+  CHECK(head.bits == sum(doc_bits(m, text.substr(0, 100))));
+
+  // A dataset's val split: its documents one after another, each scored on its own.
+  testing::write_file(dir / "in/b.txt", testing::random_bytes(rng, 200));
+  prep::Options po;
+  po.val = 1;
+  prep::prepare({{dir / "in", std::nullopt}}, dir / "d.bds", po);
+  o = EvalOptions{};
+  o.dataset = dir / "d.bds";
+  const EvalResult split = evaluate(m, o);
+  CHECK(split.docs == 2);
+  CHECK(split.bytes == 500);
+  std::vector<double> both = bits;
+  for (double b : doc_bits(m, testing::read_file(dir / "in/b.txt"))) both.push_back(b);
+  CHECK(split.bits == sum(both));  // one running sum, in order
+  o.split = Split::train;
+  CHECK_THROWS_WITH_AS(evaluate(m, o), ("the train split of " + dir / "d.bds" + " has no documents").c_str(), Error);
+
+  testing::write_file(dir / "empty.txt", "");
+  o = EvalOptions{};
+  o.input = dir / "empty.txt";
+  CHECK_THROWS_WITH_AS(evaluate(m, o), "nothing to score: the input is empty", Error);
+
+  EvalResult fixed;
+  fixed.bits = 10, fixed.bytes = 4, fixed.docs = 1, fixed.zstd_bpb = 3.14159265, fixed.zstd_level = 19;
+  fixed.stride = 8, fixed.ctx = 16;
+  CHECK(eval_report(fixed, false) == "bpb 2.5000  zstd-19 3.1416  bytes 4  docs 1  stride 8\n");
+  CHECK(eval_report(fixed, true) ==
+        "{\"bpb\":2.5,\"bits\":10.0,\"bytes\":4,\"docs\":1,\"zstd_bpb\":3.141593,\"stride\":8,\"ctx\":16}\n");
+  CHECK(eval_summary(fixed) == "bpb 2.5000  zstd-19 3.1416  bytes 4");
 }

@@ -4,6 +4,7 @@
 
 #include "bytes/base/error.hpp"
 #include "bytes/text/prep.hpp"
+#include "bytes/text/prep_commands.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
@@ -201,4 +202,55 @@ TEST_CASE("bad options are usage errors and leave no output") {
   CHECK_THROWS_AS(prepare({{dir / "a.txt", std::nullopt}}, dir / "d.bds", opt), UsageError);
   CHECK_THROWS_AS(prepare({{dir / "missing.txt", std::nullopt}}, dir / "d.bds", small_options()), Error);
   CHECK_FALSE(std::filesystem::exists(dir / "d.bds"));
+}
+
+TEST_CASE("bytes-prep's commands: the run's report, and list, cat and words on what it wrote") {
+  TempDir dir;
+  testing::write_file(dir / "in/a.txt", "one\ntwo\n");
+  testing::write_file(dir / "v.txt", "three\n");
+  Options opt;
+  opt.mode = DocMode::line;
+  opt.val = 0;
+  std::string out;
+  const auto to_out = [&](std::string_view s) { out += s; };
+  const Stats stats =
+      prepare_and_report({{dir / "in", std::nullopt}, {dir / "v.txt", Split::val}}, dir / "d.bds", opt, true, to_out);
+  CHECK(stats.split[0].docs == 2);
+  CHECK(stats.split[1].docs == 1);
+  CHECK(out == stats_json(stats, dir / "d.bds").dump() + "\n");
+  out.clear();
+  prepare_and_report({{dir / "in", std::nullopt}}, dir / "e.bds", opt, false, to_out);
+  CHECK(out.empty());  // the text report goes to the log
+
+  list_dataset(dir / "d.bds", true, false, to_out);
+  CHECK(out.rfind(dir / "d.bds" + ": 3 documents from 2 sources, cut by line, ", 0) == 0);
+  CHECK(out.find("split         docs") != std::string::npos);
+  CHECK(out.find("\n2\tval\t5\t" + dir / "v.txt" + "\n") != std::string::npos);
+  out.clear();
+  list_dataset(dir / "d.bds", true, true, to_out);
+  const size_t first_end = out.find('\n');
+  const auto head = nlohmann::json::parse(out.substr(0, first_end));
+  CHECK(head["docs"] == 3);
+  CHECK(head["splits"]["val"]["docs"] == 1);
+  CHECK(nlohmann::json::parse(out.substr(first_end + 1, out.find('\n', first_end + 1) - first_end - 1)) ==
+        nlohmann::json{{"doc", 0}, {"split", "train"}, {"bytes", 3}, {"source", dir / "in/a.txt"}});
+
+  auto cat = [&](CatOptions o) {
+    out.clear();
+    cat_dataset(dir / "d.bds", o, to_out);
+    return out;
+  };
+  CHECK(cat({}) == "one\ntwo\nthree\n");  // each document with the newline that cut it
+  CHECK(cat({"val"}) == "three\n");
+  CHECK(cat({"all", {2, 0}}) == "three\none\n");
+  CHECK(cat({"train", {}, true}) == std::string("one\0two\0", 8));
+  CHECK(cat({"train", {}, false, false}) == "onetwo");
+  CHECK(cat({"train", {}, false, true, "\\t|"}) == "one\t|two\t|");
+  CHECK_THROWS_AS(cat({"all", {}, false, true, "\\q"}), UsageError);
+
+  testing::write_file(dir / "w.txt", "the cat\tsat\nthere");
+  out.clear();
+  show_words(dir / "w.txt", WordRule::whitespace, 32, to_out);
+  CHECK(out == "0\t4\tthe \n4\t4\tcat\\t\n8\t4\tsat\\n\n12\t5\tthere\n");
+  CHECK_THROWS_AS(show_words(dir / "w.txt", WordRule::whitespace, 3, to_out), UsageError);
 }

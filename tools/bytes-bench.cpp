@@ -1,7 +1,5 @@
 // bytes-bench: this machine's limits, and our kernels and programs measured against them.
-#include <cstdio>
-
-#include "bytes/runs/bench.hpp"
+#include "bytes/runs/bench_report.hpp"
 #include "cli.hpp"
 #include "model-options.hpp"
 #include "bytes/base/units.hpp"
@@ -18,11 +16,11 @@ int main(int argc, char** argv) {
   cli::add_threads(app, common);
   cli::add_json(app, common);
   bench::Options o;
-  std::string output = "md";
+  std::string format = "md";
   std::vector<std::string> precisions = {"f32", "bf16"};
   bool list = false;
-  app.add_option("-t,--tests", o.tests, "Tests to run, comma separated (--list shows them)")
-      ->delimiter(',')->type_name("LIST")->default_str("all");
+  cli::old_name(app, app.add_option("-t,--tests", o.tests, "Tests to run, comma separated (--list shows them)")
+      ->delimiter(',')->type_name("LIST")->default_str("all"), "-t");
   app.add_option("-a,--arch", o.archs, "Architectures for train, pp and tg, comma separated")
       ->delimiter(',')->type_name("LIST")->check(CLI::IsMember(architecture_names()))->default_str("all");
   app.add_option("--precision", precisions, "Precisions, comma separated (bf16 only where the CPU has it)")
@@ -48,18 +46,15 @@ int main(int argc, char** argv) {
   std::string text_bytes = "4M";
   app.add_option("--text-bytes", text_bytes, "Size of the synthetic text")->capture_default_str()->type_name("SIZE");
   app.add_option("--noise", o.noise, "Noise chain of the perturb test, comma separated")->capture_default_str();
-  app.add_option("-o,--output", output, "Output format: md (a table), csv, or json (one object per line)")
+  auto* format_option = app.add_option("--format,-o,--output", format, "Output format: md (a table), csv, or json (one object per line)")
       ->check(CLI::IsMember({"md", "csv", "json"}))->capture_default_str();
+  cli::old_name(app, cli::old_name(app, format_option, "-o"), "--output");
   app.add_option("--seed", o.seed, "Seed of the weights, batches and text")->capture_default_str();
   app.add_flag("--list", list, "List the tests");
 
   return cli::run(app, common, argc, argv, [&] {
     if (list) {
-      for (const auto& t : bench::tests()) {
-        char line[160];
-        std::snprintf(line, sizeof line, "%-10s %s\n", t.name.c_str(), t.what.c_str());
-        write_stdout(line);
-      }
+      write_stdout(bench::list_text());
       return int(cli::ok);
     }
     o.text_bytes = parse_size(text_bytes);
@@ -67,15 +62,7 @@ int main(int argc, char** argv) {
     o.precisions.clear();
     for (const auto& p : precisions) o.precisions.push_back(p == "bf16" ? Precision::bf16 : Precision::f32);
     set_threads(cli::thread_count(common));
-    const auto format = bench::parse_format(common.json ? "json" : output);
-    bench::validate(o);
-    const bench::Machine machine = bench::machine();
-    write_stdout(bench::header(format, machine));
-    flush_stdout();
-    bench::run(o, [&](const bench::Row& row) {
-      write_stdout(bench::format_row(format, machine, row));
-      flush_stdout();
-    });
+    bench::run_report(o, bench::parse_format(common.json ? "json" : format), cli::to_stdout_now);
     return int(cli::ok);
   });
 }

@@ -8,13 +8,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <map>
 #include <new>
+#include <stdexcept>
+#include <set>
 #include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/spdlog.h>
 #include <system_error>
 
 #include "bytes/base/error.hpp"
 #include "bytes/base/interrupt.hpp"
+#include "bytes/base/io.hpp"
 #include "bytes/base/progress.hpp"
 #include "bytes_version.hpp"
 
@@ -47,8 +52,23 @@ void close_stdout() {
   }
 }
 
-}  // namespace
+// CLI11's help, less the old spellings of options (old_name()).
+class Formatter : public CLI::Formatter {
+ public:
+  std::map<const CLI::Option*, std::set<std::string>> old_names;
 
+  std::string make_option_name(const CLI::Option* option, bool positional) const override {
+    const std::string names = CLI::Formatter::make_option_name(option, positional);
+    const auto old = old_names.find(option);
+    if (old == old_names.end()) return names;
+    std::string shown;
+    for (const std::string& name : CLI::detail::split(names, ','))
+      if (!old->second.count(name)) shown += (shown.empty() ? "" : ",") + name;
+    return shown;
+  }
+};
+
+}  // namespace
 
 void init(CLI::App& app, Common& common) {
   const std::string& name = app.get_name();
@@ -57,6 +77,7 @@ void init(CLI::App& app, Common& common) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.footer("See " + name + "(1) for the full manual, bytes(7) for shared conventions.");
   app.set_version_flag("--version", name + " " + BYTES_VERSION);
+  app.formatter(std::make_shared<Formatter>());
   app.get_formatter()->column_width(30);
   app.add_flag("-q,--quiet", common.quiet, "Print less on stderr (repeat for only errors)");
   app.add_flag("-v,--verbose", common.verbose, "Print more on stderr (repeat for more)");
@@ -73,6 +94,19 @@ void add_threads(CLI::App& app, Common& common) {
 
 void add_seed(CLI::App& app, Common& common) {
   app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->check(CLI::NonNegativeNumber)->capture_default_str();
+}
+
+void to_stdout(std::string_view s) { write_stdout(s); }
+
+void to_stdout_now(std::string_view s) {
+  write_stdout(s);
+  flush_stdout();
+}
+
+CLI::Option* old_name(CLI::App& app, CLI::Option* option, const std::string& name) {
+  if (!option->check_name(name)) throw std::logic_error(name + " is not a name of " + option->get_name());
+  std::dynamic_pointer_cast<Formatter>(app.get_formatter())->old_names[option].insert(name);
+  return option;
 }
 
 int thread_count(const Common& common) {

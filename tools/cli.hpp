@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace bytes::cli {
 
@@ -33,7 +34,14 @@ int run(CLI::App& app, Common& common, int argc, char** argv, const std::functio
 // The thread count to use: the --threads value, or every core this process may run on.
 int thread_count(const Common& common);
 
+// Sinks for the library's output: stdout as stdio buffers it, and stdout pushed out at once (for
+// a reader at the other end that waits for each piece).
+void to_stdout(std::string_view s);
+void to_stdout_now(std::string_view s);
 
-
+// Keeps an old spelling of an option (one of its names, e.g. "-d") working for the command lines
+// that use it, but out of --help: the letter now means one thing across the programs, and the man
+// page says what the old spelling was. Needs the formatter init() gives the app.
+CLI::Option* old_name(CLI::App& app, CLI::Option* option, const std::string& name);
 
 }  // namespace bytes::cli

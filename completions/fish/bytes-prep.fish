@@ -14,7 +14,7 @@ complete -c bytes-prep -l threads -x -d 'Worker threads (0 = every core)'
 
 set -l prep "not __fish_seen_subcommand_from $subs"
 complete -c bytes-prep -n $prep -s o -l output -r -d 'Dataset file to write'
-complete -c bytes-prep -n $prep -s d -l docs -x -a 'file line paragraph nul' -d 'How to cut documents'
+complete -c bytes-prep -n $prep -l docs -x -a 'file line paragraph nul' -d 'How to cut documents'
 complete -c bytes-prep -n $prep -s s -l separator -x -d 'Cut documents at this string'
 complete -c bytes-prep -n $prep -l val -x -d 'Fraction of documents for val'
 complete -c bytes-prep -n $prep -l test -x -d 'Fraction of documents for test'

@@ -284,6 +284,10 @@ case_completion_bash() {
     . '$BYTES_SOURCE/completions/bash/bytes-bench'
     tc _bytes_bench bytes-bench -t matmul,tr | grep -qx matmul,train || exit 13
     tc _bytes_bench bytes-bench -o '' | grep -qx csv || exit 14
+    tc _bytes_bench bytes-bench --format '' | grep -qx csv || exit 15
+    tc _bytes_bench bytes-bench --f | grep -qx -- --format || exit 16
+    tc _bytes_bench bytes-bench - | grep -qx -- -o && exit 17
+    t bytes-prep -d '' | grep -qx line || exit 18
   " || fail "bash completion check $?"
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "bytes/base/interrupt.hpp"
 #include "bytes/base/error.hpp"
@@ -93,6 +94,14 @@ std::optional<ConditionalPair> parse_conditional(std::string_view line) {
   const std::string *context = string_field("context"), *target = string_field("target");
   if (!context || !target) throw Error("needs string fields \"context\" and \"target\"");
   return ConditionalPair{*context, *target};
+}
+
+double round6(double v) { return std::round(v * 1e6) / 1e6; }
+
+std::string fixed4(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
 }
 
 double zstd_bpb(const uint8_t* data, size_t n, int level) {

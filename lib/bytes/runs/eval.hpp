@@ -74,6 +74,10 @@ struct ConditionalPair {
 };
 std::optional<ConditionalPair> parse_conditional(std::string_view line);
 
+// How bytes-eval prints its figures: JSON rounded to 6 decimals, text with 4.
+double round6(double v);
+std::string fixed4(double v);
+
 // zstd's bits per byte on these bytes (ZstdCounter's).
 double zstd_bpb(const uint8_t* data, size_t n, int level = 19);
 
