@@ -11,9 +11,22 @@ complete -c bytes-train -s d -l data -r -d 'Dataset to train on'
 complete -c bytes-train -s o -l output -r -d 'Run directory'
 complete -c bytes-train -l resume -d 'Continue the run in the output directory'
 complete -c bytes-train -l arch -x -a 'flat word patch' -d 'Architecture'
-complete -c bytes-train -l patch -x -a '8 16x4 64x8x4' -d 'Units per stage of the patch model'
-complete -c bytes-train -l word-rule -x -a 'whitespace spacelike' -d 'How text is cut into words'
 complete -c bytes-train -l precision -x -a 'f32 bf16' -d 'Matrix precision'
-for opt in inner-d-model inner-layers enc-d-model enc-layers dec-d-model dec-layers word-cap d-model layers ctx batch accum lr min-lr warmup weight-decay clip steps bytes time val-every val-bytes checkpoint-every log-every
+for opt in batch accum lr min-lr warmup weight-decay clip steps bytes time val-every val-bytes checkpoint-every log-every
   complete -c bytes-train -l $opt -x
 end
+# The model's size flags are its architectures' config fields (bytes-model(5)): the options of
+# --help's Model sections, so that a new field needs no edit here.
+set -l in_model 0
+for line in (bytes-train --help 2>/dev/null)
+  if string match -qr '^Model' -- $line
+    set in_model 1
+  else if string match -qr '^\S' -- $line
+    set in_model 0
+  else if test $in_model = 1
+    set -l flag (string match -r -- '^  --([a-z0-9-]+)' $line)
+    test -n "$flag[2]"; and complete -c bytes-train -l $flag[2] -x
+  end
+end
+complete -c bytes-train -l patch -x -a '8 16x4 64x8x4'
+complete -c bytes-train -l word-rule -x -a 'whitespace spacelike'

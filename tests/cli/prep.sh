@@ -288,6 +288,10 @@ case_completion_bash() {
     tc _bytes_bench bytes-bench --f | grep -qx -- --format || exit 16
     tc _bytes_bench bytes-bench - | grep -qx -- -o && exit 17
     t bytes-prep -d '' | grep -qx line || exit 18
+    # The size flags come from the architectures' declarations, through --help.
+    tc _bytes_train bytes-train --ctx-w | grep -qx -- --ctx-words || exit 19
+    tc _bytes_bench bytes-bench --stage | grep -qx -- --stage-embed || exit 20
+    [ -z \"\$(tc _bytes_train bytes-train --inner-layers '')\" ] || exit 21
   " || fail "bash completion check $?"
 }
 
