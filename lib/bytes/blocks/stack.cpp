@@ -76,15 +76,13 @@ double Stack::weight_flops() const {
 void Stack::reserve(int64_t N) {
   N_ = N;
   const int64_t d = shape_.d, hid = shape_.hidden, H = shape_.heads();
-  auto grow = [&](std::vector<float>& v, int64_t width) {
-    if (v.size() < size_t(N * width)) v.resize(size_t(N * width));
-  };
+  auto fit = [&](std::vector<float>& v, int64_t width) { grow(v, N * width); };  // N rows
   for (auto& a : acts_) {
-    grow(a.x, d), grow(a.a, d), grow(a.rstd1, 1), grow(a.qkv, 3 * d), grow(a.o, d), grow(a.lse, H);
-    grow(a.hmid, d), grow(a.bn, d), grow(a.rstd2, 1), grow(a.gu, 2 * hid), grow(a.s, hid);
+    fit(a.x, d), fit(a.a, d), fit(a.rstd1, 1), fit(a.qkv, 3 * d), fit(a.o, d), fit(a.lse, H);
+    fit(a.hmid, d), fit(a.bn, d), fit(a.rstd2, 1), fit(a.gu, 2 * hid), fit(a.s, hid);
   }
-  grow(top_, d), grow(rstdf_, 1);
-  grow(dh_, d), grow(ds_, hid), grow(dgu_, 2 * hid), grow(dbn_, d), grow(do_, d), grow(dqkv_, 3 * d), grow(da_, d);
+  fit(top_, d), fit(rstdf_, 1);
+  fit(dh_, d), fit(ds_, hid), fit(dgu_, 2 * hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
 }
 
 void Stack::forward(const float* W, const float* x, const int64_t* offsets, int64_t S, float* y, Precision p) {

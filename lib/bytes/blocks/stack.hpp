@@ -27,6 +27,11 @@ struct Layout {
   size_t add(const std::string& name, std::vector<int64_t> shape, float init_scale = 1.0f);
 };
 
+// Activation buffers grow to the largest size a model has needed and stay that size.
+inline void grow(std::vector<float>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+}
+
 struct StackShape {
   int64_t d = 0, layers = 0, hidden = 0;  // heads: d / 64
   bool causal = true;

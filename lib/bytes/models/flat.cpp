@@ -20,10 +20,6 @@ const Fields& fields() {
   return f;
 }
 
-void grow(std::vector<float>& v, int64_t n) {
-  if (v.size() < size_t(n)) v.resize(size_t(n));
-}
-
 }  // namespace
 
 const Architecture& flat_architecture() {

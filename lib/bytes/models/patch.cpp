@@ -80,10 +80,6 @@ void check(const Config& c) {
                 "-byte patches");
 }
 
-void grow(std::vector<float>& v, int64_t n) {
-  if (v.size() < size_t(n)) v.resize(size_t(n));
-}
-
 }  // namespace
 
 const Architecture& patch_architecture() {

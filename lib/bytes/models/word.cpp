@@ -34,10 +34,6 @@ const Fields& fields() {
   return f;
 }
 
-void grow(std::vector<float>& v, int64_t n) {
-  if (v.size() < size_t(n)) v.resize(size_t(n));
-}
-
 }  // namespace
 
 const Architecture& word_architecture() {
@@ -200,7 +196,6 @@ void WordModel::backward(float grad_scale) {
   encoder_.backward(W, G, dy_.data(), dx_.data(), precision);
   k::embedding_backward(enc_tokens_.data(), Ne, dx_.data(), de, G + embed_);
 }
-
 
 void WordModel::encode_word(const int32_t* symbols, int64_t n, float* out) {
   const float* W = weights();
