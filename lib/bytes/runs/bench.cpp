@@ -1,124 +1,29 @@
 #include "bytes/runs/bench.hpp"
 
 #include <fcntl.h>
-#include <omp.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstring>
-#include <dnnl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
-#include "bytes/base/interrupt.hpp"
-#include "bytes/base/units.hpp"
 #include "bytes/base/error.hpp"
-#include "bytes/runs/generate.hpp"
+#include "bytes/base/interrupt.hpp"
 #include "bytes/base/io.hpp"
-#include "bytes/kernels/kernels.hpp"
-#include "bytes/models/flat.hpp"
 #include "bytes/base/parallel.hpp"
+#include "bytes/models/flat.hpp"
+#include "bytes/runs/bench_kernels.hpp"
+#include "bytes/runs/generate.hpp"
+#include "bytes/runs/train.hpp"
 #include "bytes/text/perturb.hpp"
 #include "bytes/text/prep.hpp"
-#include "bytes/runs/train.hpp"
-#include "bytes_version.hpp"
 
 namespace bytes::bench {
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-double since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
-
-std::string isa_name(dnnl::cpu_isa isa) {
-  switch (isa) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
-  }
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  return "unknown CPU";
-}
-
-uint64_t llc_bytes() {
-  // The highest cache index of cpu0 is the last level; sizes read like "32768K".
-  uint64_t best = 0;
-  for (int i = 0; i < 8; ++i) {
-    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
-    std::string s;
-    if (!(in >> s)) break;
-    try {
-      best = std::max<uint64_t>(best, parse_size(s));
-    } catch (...) {
-    }
-  }
-  return best;
-}
-
-std::string precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-int decimals_for(double v) {
-  v = std::fabs(v);
-  return v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
-}
-std::string percent(double fraction) { return fixed(100 * fraction, 1) + "%"; }
-
-// Seconds per call of fn: warm-up calls, then repetitions of enough calls each to last
-// min_seconds (one call of a slow test is one repetition).
-std::vector<double> time_calls(const Options& o, const std::function<void()>& fn) {
-  for (int i = 0; i < o.warmup; ++i) fn();
-  auto t = clock_type::now();
-  fn();
-  const double one = std::max(since(t), 1e-9);
-  const int64_t calls = std::max<int64_t>(1, int64_t(std::ceil(o.min_seconds / one)));
-  std::vector<double> seconds;
-  for (int r = 0; r < o.repetitions; ++r) {
-    check_interrupt();
-    t = clock_type::now();
-    for (int64_t i = 0; i < calls; ++i) fn();
-    seconds.push_back(since(t) / double(calls));
-  }
-  return seconds;
-}
-
-// rate = amount / seconds for each sample.
-std::vector<double> rates(double amount, const std::vector<double>& seconds) {
-  std::vector<double> r;
-  for (double s : seconds) r.push_back(amount / s);
-  return r;
-}
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float((rng.uniform() * 2 - 1) * scale);
-  return v;
-}
 
 std::vector<NoiseSpec> noise_chain(const std::string& spec) {
   std::vector<NoiseSpec> chain;
@@ -161,10 +66,10 @@ class Runner {
 
   void run() {
     auto wants = [&](const std::string& t) { return std::count(o_.tests.begin(), o_.tests.end(), t) > 0; };
-    if (wants("matmul") || wants("train")) matmul();
-    if (wants("bandwidth") || wants("tg")) bandwidth();
-    if (wants("attention")) attention();
-    if (wants("norm")) norm();
+    if (wants("matmul") || wants("train")) peak_ = measure_matmul(o_, flat_, precisions_, out_);
+    if (wants("bandwidth") || wants("tg")) bandwidth_ = measure_bandwidth(o_, llc_, out_);
+    if (wants("attention")) measure_attention(o_, flat_, peak_, out_);
+    if (wants("norm")) measure_norm(o_, flat_, out_);
     for (const auto& arch : o_.archs)
       for (Precision p : precisions_) {
         if (wants("train")) train(arch, p);
@@ -176,123 +81,6 @@ class Runner {
 
  private:
   void emit(Row& r) { out_(r); }
-
-  // The matmuls of a flat training step at the options' size (forward, backward to the input,
-  // backward to the weights of each linear layer, the head included); the peak is the best.
-  void matmul() {
-    const int64_t N = o_.batch * flat_.context(), d = flat_.width(), hid = ffn_hidden_for(d), V = VOCAB;
-    struct Shape {
-      std::string name;
-      Gemm g;
-    };
-    std::vector<Shape> shapes;
-    for (auto [name, out, in] : {std::tuple<const char*, int64_t, int64_t>{"qkv", 3 * d, d}, {"wo", d, d},
-                                 {"w13", 2 * hid, d}, {"w2", d, hid}, {"head", V, d}}) {
-      shapes.push_back({std::string(name) + " fwd", {N, out, in, false, true, false}});
-      shapes.push_back({std::string(name) + " bwd-x", {N, in, out, false, false, false}});
-      shapes.push_back({std::string(name) + " bwd-w", {out, in, N, true, false, true}});
-    }
-    const int64_t largest = N * std::max(2 * hid, 3 * d);
-    auto a = random_floats(size_t(largest), 1), b = random_floats(size_t(largest), 2);
-    std::vector<float> c(size_t(std::max(largest, 2 * hid * d)));
-    for (Precision p : precisions_) {
-      std::vector<Row> rows;
-      for (const auto& s : shapes) {
-        Row r;
-        r.test = "matmul";
-        r.size = s.name + " " + std::to_string(s.g.m) + "x" + std::to_string(s.g.n) + "x" + std::to_string(s.g.k);
-        r.precision = precision_name(p);
-        r.unit = "GFLOP/s";
-        const double flops = 2.0 * double(s.g.m) * double(s.g.n) * double(s.g.k);
-        r.set(rates(flops / 1e9, time_calls(o_, [&] { bytes::matmul(s.g, a.data(), b.data(), c.data(), p); })));
-        rows.push_back(r);
-      }
-      auto best = std::max_element(rows.begin(), rows.end(), [](auto& x, auto& y) { return x.mean < y.mean; });
-      Row peak = *best;
-      peak.size = "peak (" + best->size + ")";
-      peak_[p] = peak.mean;
-      for (auto& r : rows) {
-        r.ceiling = "peak " + r.precision;
-        r.fraction = r.mean / peak.mean;
-        emit(r);
-      }
-      emit(peak);
-    }
-  }
-
-  // Copy bandwidth of buffers far larger than the last cache level, all threads, counted as
-  // STREAM counts a copy: bytes read plus bytes written.
-  void bandwidth() {
-    const size_t n = size_t(std::max<uint64_t>(256ull << 20, 8 * llc_));
-    std::vector<char> src(n, 1), dst(n, 0);
-    const int64_t chunk = 1 << 20, chunks = int64_t(n) / chunk;
-    Row r;
-    r.test = "bandwidth";
-    r.size = "copy " + std::to_string(n >> 20) + " MiB";
-    r.unit = "GB/s";
-    r.set(rates(2.0 * double(chunks * chunk) / 1e9, time_calls(o_, [&] {
-#pragma omp parallel for schedule(static)
-                    for (int64_t i = 0; i < chunks; ++i) std::memcpy(dst.data() + i * chunk, src.data() + i * chunk, chunk);
-                  })));
-    bandwidth_ = r.mean * 1e9;
-    emit(r);
-  }
-
-  // The attention kernel over segments of each context length (rows: at least 4096), heads of
-  // the flat model's width.
-  void attention() {
-    const int64_t H = std::max<int64_t>(1, flat_.width() / head_dim), hd = head_dim;
-    for (int64_t T : o_.attention_ctx) {
-      const int64_t S = std::max<int64_t>(1, 4096 / T), N = S * T;
-      std::vector<int64_t> offsets(size_t(S + 1)), lengths(size_t(S), T);
-      for (int64_t s = 0; s <= S; ++s) offsets[size_t(s)] = s * T;
-      auto qkv = random_floats(size_t(N * 3 * H * hd), 3), dout = random_floats(size_t(N * H * hd), 4);
-      std::vector<float> out(size_t(N * H * hd)), lse(size_t(N * H)), dqkv(qkv.size());
-      const double fwd = attention_flops(lengths, H, hd, true);
-      const std::string size = "ctx " + std::to_string(T) + " x" + std::to_string(S) + " heads " + std::to_string(H);
-      Row f;
-      f.test = "attention fwd";
-      f.size = size;
-      f.precision = "f32";
-      f.unit = "GFLOP/s";
-      f.set(rates(fwd / 1e9, time_calls(o_, [&] {
-                    kernels::attention_forward(qkv.data(), offsets.data(), S, H, hd, true, out.data(), lse.data());
-                  })));
-      add_peak_fraction(f, Precision::f32);
-      emit(f);
-      Row b = f;
-      b.test = "attention bwd";
-      b.set(rates(2.5 * fwd / 1e9, time_calls(o_, [&] {
-                    kernels::attention_backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S, H,
-                                                hd, true, dqkv.data());
-                  })));
-      add_peak_fraction(b, Precision::f32);
-      emit(b);
-    }
-  }
-
-  // RMSNorm forward and backward over a training step's rows: memory-bound, so GB/s of the
-  // arrays each reads and writes.
-  void norm() {
-    const int64_t N = o_.batch * flat_.context(), d = flat_.width();
-    auto x = random_floats(size_t(N * d), 5), dy = random_floats(size_t(N * d), 6), w = random_floats(size_t(d), 7);
-    std::vector<float> y(size_t(N * d)), rstd(static_cast<size_t>(N)), dx(size_t(N * d)), dw(static_cast<size_t>(d));
-    const std::string size = std::to_string(N) + "x" + std::to_string(d);
-    Row f;
-    f.test = "rmsnorm fwd";
-    f.size = size;
-    f.precision = "f32";
-    f.unit = "GB/s";
-    f.set(rates(2.0 * double(N * d) * 4 / 1e9,
-                time_calls(o_, [&] { kernels::rmsnorm_forward(x.data(), w.data(), N, d, 1e-5f, y.data(), rstd.data()); })));
-    emit(f);
-    Row b = f;
-    b.test = "rmsnorm bwd";
-    b.set(rates(4.0 * double(N * d) * 4 / 1e9, time_calls(o_, [&] {
-                  kernels::rmsnorm_backward(dy.data(), x.data(), w.data(), rstd.data(), N, d, dx.data(), dw.data());
-                })));
-    emit(b);
-  }
 
   // Training steps of bytes-train's own loop (train()) on a dataset of the text: bytes/s and
   // model FLOP/s of each step after the warm-up.
@@ -476,12 +264,6 @@ class Runner {
     emit(c);
   }
 
-  void add_peak_fraction(Row& r, Precision p) {
-    if (!peak_.count(p)) return;
-    r.ceiling = "peak " + precision_name(p);
-    r.fraction = r.mean / peak_[p];
-  }
-
   const std::string& text() {
     if (text_.empty()) {
       if (o_.text.empty()) text_ = synthetic_text(o_.text_bytes, o_.seed);
@@ -520,47 +302,7 @@ class Runner {
   uint64_t llc_ = 0;  // bytes of the last cache level, 0 if unknown
 };
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
-}
-
 }  // namespace
-
-void Row::set(std::vector<double> values) {
-  samples = std::move(values);
-  mean = sd = 0;
-  if (samples.empty()) return;
-  for (double v : samples) mean += v;
-  mean /= double(samples.size());
-  if (samples.size() > 1) {
-    for (double v : samples) sd += (v - mean) * (v - mean);
-    sd = std::sqrt(sd / double(samples.size() - 1));
-  }
-}
-
-Machine machine() {
-  Machine m;
-  m.cpu = cpu_model();
-  m.isa = isa_name(dnnl::get_effective_cpu_isa());
-  m.f32_impl = matmul_impl(Precision::f32);
-  m.bf16_native = bf16_native();
-  m.bf16_impl = m.bf16_native ? matmul_impl(Precision::bf16) : "";
-  m.threads = threads();
-  m.llc_bytes = llc_bytes();
-  m.version = BYTES_VERSION;
-  const dnnl_version_t* v = dnnl_version();
-  m.dnnl_version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
-  return m;
-}
-
-nlohmann::ordered_json Machine::json() const {
-  return {{"cpu", cpu},           {"isa", isa},       {"f32_impl", f32_impl},         {"bf16_native", bf16_native},
-          {"bf16_impl", bf16_impl}, {"threads", threads}, {"llc_bytes", llc_bytes}, {"bytes_version", version},
-          {"onednn_version", dnnl_version}};
-}
 
 void validate(const Options& options) {
   for (const auto& t : options.tests)
@@ -583,57 +325,6 @@ void validate(const Options& options) {
 void run(const Options& options, const std::function<void(const Row&)>& out) {
   validate(options);
   Runner(options, out).run();
-}
-
-Format parse_format(const std::string& name) {
-  if (name == "md") return Format::md;
-  if (name == "csv") return Format::csv;
-  if (name == "json") return Format::json;
-  throw UsageError("unknown output format '" + name + "' (md, csv or json)");
-}
-
-std::string header(Format f, const Machine& m) {
-  if (f == Format::json) return "";
-  if (f == Format::csv)
-    return "test,size,precision,unit,mean,sd,repetitions,ceiling,fraction,model_gflop_s,limit_bytes_per_s,cpu,isa,"
-           "threads\n";
-  std::string h = "bytes-bench " + m.version + " · " + m.cpu + " · " + std::to_string(m.threads) + " threads · oneDNN " +
-                  m.dnnl_version + " " + m.isa + " (f32 " + m.f32_impl + ", bf16 " +
-                  (m.bf16_native ? m.bf16_impl : std::string("not native: bf16 rows skipped")) + ")";
-  if (m.llc_bytes) h += " · last-level cache " + std::to_string(m.llc_bytes >> 20) + " MiB";
-  return h + "\n\n| test | size | precision | mean ± sd | unit | against |\n|---|---|---|---:|---|---|\n";
-}
-
-std::string format_row(Format f, const Machine& m, const Row& r) {
-  if (f == Format::json) {
-    nlohmann::ordered_json j = {{"test", r.test}, {"size", r.size}, {"precision", r.precision}, {"unit", r.unit},
-                                {"mean", r.mean}, {"sd", r.sd},     {"samples", r.samples}};
-    if (r.fraction >= 0) j["ceiling"] = r.ceiling, j["fraction"] = r.fraction;
-    for (auto& [k, v] : r.extra.items()) j[k] = v;
-    j["machine"] = m.json();
-    return j.dump() + "\n";
-  }
-  const int dec = decimals_for(r.mean);
-  if (f == Format::csv) {
-    std::string s;
-    for (const auto& field : {r.test, r.size, r.precision, r.unit}) s += csv_field(field) + ",";
-    s += fixed(r.mean, dec + 2) + "," + fixed(r.sd, dec + 2) + "," + std::to_string(r.samples.size()) + ",";
-    s += csv_field(r.fraction >= 0 ? r.ceiling : "") + "," + (r.fraction >= 0 ? fixed(r.fraction, 4) : "") + ",";
-    for (const char* key : {"model_gflop_s", "limit_bytes_per_s"})
-      s += (r.extra.contains(key) ? fixed(r.extra[key].get<double>(), 2) : "") + ",";
-    return s + csv_field(m.cpu) + "," + m.isa + "," + std::to_string(m.threads) + "\n";
-  }
-  std::string against;
-  if (r.extra.contains("model_gflop_s"))
-    against = fixed(r.extra["model_gflop_s"].get<double>(), 1) + " model GFLOP/s";
-  if (r.fraction >= 0) against += (against.empty() ? "" : " = ") + percent(r.fraction) + " of " + r.ceiling;
-  if (r.extra.contains("limit_bytes_per_s"))
-    against += " (" + fixed(r.extra["limit_bytes_per_s"].get<double>(), 0) + " B/s" +
-               (r.extra["weights_exceed_llc"].get<bool>() ? "" : "; the weights fit in the last-level cache") + ")";
-  if (r.extra.contains("zstd3_mb_s"))
-    against += ", " + fixed(r.mean / r.extra["zstd3_mb_s"].get<double>(), 2) + "× zstd -3";
-  return "| " + r.test + " | " + r.size + " | " + r.precision + " | " + fixed(r.mean, dec) + " ± " + fixed(r.sd, dec) +
-         " | " + r.unit + " | " + against + " |\n";
 }
 
 std::string synthetic_text(uint64_t n, uint64_t seed) {
