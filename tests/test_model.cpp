@@ -479,6 +479,8 @@ TEST_CASE("a model config's sizes are integers within bytes-train's limits") {
   // Head counts and the vocabulary are written for other readers and must agree.
   CHECK_THROWS_WITH_AS(Config::from_json(with("n_heads", 2)), doctest::Contains("n_heads must be 1"), Error);
   CHECK_THROWS_AS(Config::from_json(with("vocab", 300)), Error);
+  // An unknown architecture in a file is the file's error (exit 1), not a usage error.
+  CHECK_THROWS_WITH_AS(Config::from_json(with("arch", "flatX")), doctest::Contains("unknown architecture"), Error);
   // A field the architecture does not have is damage, not something to ignore.
   CHECK_THROWS_WITH_AS(Config::from_json(with("enc_layers", 2)), doctest::Contains("no field enc_layers"), Error);
   auto patch = nlohmann::json::parse(patch_config("8", 64, 1, 64, 64, 1).json());

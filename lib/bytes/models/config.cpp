@@ -217,7 +217,7 @@ Config Config::from_json(const std::string& text) {
   const Architecture* arch = nullptr;
   try {
     arch = &bytes::architecture(j["arch"].get<std::string>());
-  } catch (const Error& e) {
+  } catch (const UsageError& e) {  // a file's fault, not the command line's
     throw Error(std::string("bad model config: ") + e.what());
   }
   Config c(arch);
@@ -235,16 +235,18 @@ Config Config::from_json(const std::string& text) {
     const std::string what = e.what();
     throw Error(what.rfind("bad model config: ", 0) == 0 ? what : "bad model config: " + what);
   }
-  for (const auto& [key, value] : j.items())
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
     if (key != "arch" && !retired(key) &&
         std::none_of(c.arch_->fields.begin(), c.arch_->fields.end(), [&](const Field& f) { return f.name == key || f.alias == key; }))
       throw Error("bad model config: the " + c.arch() + " architecture has no field " + key);
+  }
   return c;
 }
 
 std::string Config::json() const {
   nlohmann::ordered_json j = {{"arch", arch()}};
-  for (const auto& [name, v] : values_) std::visit([&](const auto& x) { j[name] = x; }, v);
+  for (const auto& field : values_) std::visit([&](const auto& x) { j[field.first] = x; }, field.second);
   return j.dump();
 }
 
