@@ -25,20 +25,20 @@ using FieldValue = std::variant<int64_t, double, std::string, std::vector<int64_
 
 struct Field {
   enum class Type { integer, real, text, integers };
-  std::string name;  // the JSON key; the flag is --name with '-' for '_'
+  std::string name{};  // the JSON key; the flag is --name with '-' for '_'
   Type type = Type::integer;
-  std::string help;
+  std::string help{};
   double lo = 0, hi = 0;     // integer, real and each of integers: the closed range
   int64_t multiple = 1;      // integer and integers: values are multiples of this
-  std::vector<std::string> choices;  // text: the values allowed (empty: the architecture checks)
-  std::string fallback;      // the default, as a flag would give it ("" with derive)
+  std::vector<std::string> choices{};  // text: the values allowed (empty: the architecture checks)
+  std::string fallback{};    // the default, as a flag would give it ("" with derive)
   // A default computed from the fields declared before this one (e.g. SwiGLU's hidden size).
-  std::function<FieldValue(const Config&)> derive;
+  std::function<FieldValue(const Config&)> derive{};
   // integers: how many the config holds, from the fields before it; one value given as a flag
   // stands for all of them.
-  std::function<size_t(const Config&)> count;
-  std::string alias;  // an older name, read from bytes-model format 1 and accepted as a flag
-  std::string flag_name;  // the flag, when not the name's ("--layers" for n_layers)
+  std::function<size_t(const Config&)> count{};
+  std::string alias{};  // an older name, read from bytes-model format 1 and accepted as a flag
+  std::string flag_name{};  // the flag, when not the name's ("--layers" for n_layers)
   // Always its derived value: written for readers of the file (SPEC.md's flat config keys), checked
   // when read, never a flag.
   bool fixed = false;

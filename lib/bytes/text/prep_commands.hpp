@@ -26,11 +26,11 @@ void list_dataset(const std::string& path, bool per_doc, bool json, const Out& o
 
 struct CatOptions {
   std::string split = "all";   // train, val, test or all
-  std::vector<uint64_t> docs;  // only these documents, in this order, when not empty
+  std::vector<uint64_t> docs{};  // only these documents, in this order, when not empty
   // What follows each document: NUL with nul; else delimiter (escaped, as typed) when given;
   // else what cut the documents, unless use_delimiter is false.
   bool nul = false, use_delimiter = true;
-  std::string delimiter;
+  std::string delimiter{};
 };
 // The documents of a dataset, byte for byte.
 void cat_dataset(const std::string& path, const CatOptions& options, const Out& out);
