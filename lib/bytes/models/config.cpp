@@ -54,32 +54,31 @@ std::string text_of(const FieldValue& v) {
   return std::visit(visit, v);
 }
 
+// s read whole by parse (std::stoll or std::stod): nothing left over, nothing thrown.
+template <class Parse>
+bool read_whole(const std::string& s, Parse parse) {
+  size_t used = 0;
+  try {
+    parse(s, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !s.empty() && used == s.size();
+}
+
 // A value as a flag gives it; throws Error naming `who`.
 FieldValue parse_text(const Field& f, const std::string& text, const std::string& who) {
   auto integer = [&](const std::string& s) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (s.empty() || used != s.size()) throw Error(who + " must be an integer: '" + text + "'");
-    return v;
+    if (!read_whole(s, [](const std::string& x, size_t* n) { return std::stoll(x, n); }))
+      throw Error(who + " must be an integer: '" + text + "'");
+    return int64_t(std::stoll(s));
   };
   switch (f.type) {
     case Field::Type::integer: return integer(text);
-    case Field::Type::real: {
-      size_t used = 0;
-      double v = 0;
-      try {
-        v = std::stod(text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (text.empty() || used != text.size()) throw Error(who + " must be a number: '" + text + "'");
-      return v;
-    }
+    case Field::Type::real:
+      if (!read_whole(text, [](const std::string& x, size_t* n) { return std::stod(x, n); }))
+        throw Error(who + " must be a number: '" + text + "'");
+      return std::stod(text);
     case Field::Type::text: return text;
     case Field::Type::integers: {
       std::vector<int64_t> xs;
