@@ -120,15 +120,21 @@ case_bad_inputs() {
 case_kill_anywhere() {
   dataset
   local args="$tiny -d d.bds --steps 40 --checkpoint-every 1 --val-every 0 --log-every 1"
+  # Kill times are spread over a straight run's own duration (startup included), so the trials
+  # land in its checkpoint writes on a fast machine and a slow one alike.
+  local start; start=$(date +%s%N)
   bytes-train -q $args -o straight
+  local span_ms=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
   RANDOM=14
-  local trial kill pid left=0 mid_write=0
-  for trial in $(seq 1 12); do
+  local trial=0 kill pid mid_write=0
+  # At least 12 trials; more (up to 60) until some kill has landed inside a checkpoint write.
+  while [ "$trial" -lt 12 ] || { [ "$mid_write" -eq 0 ] && [ "$trial" -lt 60 ]; }; do
+    trial=$((trial + 1))
     rm -rf run
     for kill in 1 2; do
       if [ -f run/config.toml ]; then bytes-train -q --resume -o run 2>/dev/null & else bytes-train -q $args -o run 2>/dev/null & fi
       pid=$!
-      sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+      sleep "$(awk -v ms=$(( (RANDOM * 32768 + RANDOM) % span_ms )) 'BEGIN { printf "%.3f", ms / 1000 }')"
       kill -9 $pid 2>/dev/null || true
       wait $pid 2>/dev/null || true
       if compgen -G 'run/.*.tmp.*' >/dev/null; then mid_write=$((mid_write + 1)); fi
@@ -141,9 +147,8 @@ import json
 steps = [json.loads(l)["step"] for l in open("run/metrics.jsonl")]
 assert steps == list(range(1, 41)), steps
 PY
-    left=$((left + 1))
   done
-  echo "kill-anywhere: $left trials, $mid_write kills left a checkpoint half-written" >&2
+  echo "kill-anywhere: $trial trials over ${span_ms} ms runs, $mid_write kills left a checkpoint half-written" >&2
   [ "$mid_write" -gt 0 ] || fail "no kill landed inside a checkpoint write; nothing tested"
 }
 
