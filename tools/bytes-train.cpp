@@ -22,8 +22,13 @@ int main(int argc, char** argv) {
   return cli::run(app, common, argc, argv, [&] {
     cmd.finish();
     set_threads(cli::thread_count(common));
-    if (o.precision == Precision::bf16 && !bf16_native())
+    if (o.precision == Precision::bf16 && !bf16_native()) {
       spdlog::warn("this CPU has no bf16 matrix kernels ({}): the matrix work runs in f32", matmul_impl(Precision::f32));
+      // The run's config says what ran (and a resumed run goes on in it).
+      o.precision = Precision::f32;
+      cmd.precision_option->clear();
+      cmd.precision_option->add_result("f32");
+    }
 
     o.config_text = app.config_to_str(true, false);
     spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch(), make_model(o.model, false)->n_params(), threads(),

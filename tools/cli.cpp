@@ -96,6 +96,12 @@ void add_seed(CLI::App& app, Common& common) {
   app.add_option("--seed", common.seed, "Random seed: the same seed gives the same output")->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
+CLI::Option* add_precision(CLI::App& app, Precision& p, const std::string& help) {
+  auto set = [&p](const std::string& name) { p = name == "bf16" ? Precision::bf16 : Precision::f32; };
+  return app.add_option_function<std::string>("--precision", set, help)
+      ->check(CLI::IsMember({"f32", "bf16"}))->default_str("f32");
+}
+
 void to_stdout(std::string_view s) { write_stdout(s); }
 
 void to_stdout_now(std::string_view s) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "bytes/kernels/matmul.hpp"
+
 namespace bytes::cli {
 
 enum Exit : int { ok = 0, failure = 1, usage = 2 };
@@ -26,6 +28,8 @@ void init(CLI::App& app, Common& common);
 void add_json(CLI::App& app, Common& common);
 void add_threads(CLI::App& app, Common& common);
 void add_seed(CLI::App& app, Common& common);
+// --precision f32|bf16 into p.
+CLI::Option* add_precision(CLI::App& app, Precision& p, const std::string& help);
 
 // Parses, sets up logging and signals, runs body, checks stdout, and maps every failure to its
 // exit code with one line on stderr. body returns the exit code.

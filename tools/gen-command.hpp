@@ -16,6 +16,7 @@ struct GenCommand {
   std::vector<std::string> stops;
   bool lines = false;
   int64_t stride = 0;
+  Precision precision = Precision::f32;
   CLI::Option* prompt_option = nullptr;
 
   bool prompt_given() const { return prompt_option->count() > 0; }
@@ -53,6 +54,7 @@ struct GenCommand {
     app.add_flag("--ignore-end", opt.ignore_end, "Never end the document early: generate all -n bytes");
     app.add_option("--stride", stride, "Window slide in tokens once the context is full (default ctx/2)")
         ->check(CLI::PositiveNumber);
+    cli::add_precision(app, precision, "Weights read in f32, or as bf16 copies made on load (half the bytes)");
   }
 };
 

@@ -30,8 +30,9 @@ struct TrainCommand {
   cli::Common common;
   TrainOptions o;
   std::map<std::string, std::string> model_flags;  // the model-size flags given, by field name
-  std::string precision = "f32", bytes_budget, time_budget, val_bytes = "64K";
+  std::string bytes_budget, time_budget, val_bytes = "64K";
   std::string arch = "flat";
+  CLI::Option* precision_option = nullptr;
 
   // Adds every option to app; config_default is the config file read when --config is not given.
   void define(CLI::App& app, const std::string& config_default) {
@@ -60,8 +61,7 @@ struct TrainCommand {
     app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay (matrices only)")
         ->check(CLI::Range(0.0, 1.0))->default_str("0.1");
     app.add_option("--clip", o.clip, "Clip the gradient's global norm (0: off)")->check(CLI::Range(0.0, 1e6))->default_str("1");
-    app.add_option("--precision", precision, "Matrix work in f32 or bf16 (fp32 master weights)")
-        ->check(CLI::IsMember({"f32", "bf16"}))->default_str("f32");
+    precision_option = cli::add_precision(app, o.precision, "Matrix work in f32 or bf16 (fp32 master weights)");
     app.add_option("--steps", o.max_steps, "Budget: optimizer steps")->check(CLI::PositiveNumber);
     app.add_option("--bytes", bytes_budget, "Budget: training bytes (e.g. 50M)");
     app.add_option("--time", time_budget, "Budget: wall time (e.g. 600, 10m, 1h)");
@@ -80,7 +80,6 @@ struct TrainCommand {
     if (o.run_dir.empty()) throw UsageError("--output must name a run directory");
   o.model = Config::make(arch, model_flags);
   o.seed = common.seed;
-  o.precision = precision == "bf16" ? Precision::bf16 : Precision::f32;
   if (!bytes_budget.empty()) {
     o.max_bytes = parse_size(bytes_budget);
     if (o.max_bytes == 0) throw UsageError("--bytes must be positive");

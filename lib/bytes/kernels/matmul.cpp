@@ -9,8 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
+#include <vector>
 
 #include "bytes/base/error.hpp"
+#include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/cpu.hpp"
 
 namespace bytes {
@@ -46,21 +49,21 @@ struct Cached {
   dnnl::memory a, b, c;
 };
 
-dnnl::memory::desc desc(int64_t rows, int64_t cols, bool trans) {
+dnnl::memory::desc desc(int64_t rows, int64_t cols, bool trans, dt type) {
   // A row-major rows×cols operand, or the transpose of a row-major cols×rows one.
-  return dnnl::memory::desc(dims{rows, cols}, dt::f32, trans ? dims{1, rows} : dims{cols, 1});
+  return dnnl::memory::desc(dims{rows, cols}, type, trans ? dims{1, rows} : dims{cols, 1});
 }
 
+// bf16 products take bf16 operands and write f32.
 Cached make(const Key& key) {
-  auto a = desc(key.m, key.k, key.ta), b = desc(key.k, key.n, key.tb), c = desc(key.m, key.n, false);
+  const dt in = key.p == Precision::bf16 ? dt::bf16 : dt::f32;
+  auto a = desc(key.m, key.k, key.ta, in), b = desc(key.k, key.n, key.tb, in), c = desc(key.m, key.n, false, dt::f32);
   dnnl::primitive_attr attr;
   if (key.acc) {
     dnnl::post_ops ops;
     ops.append_sum(1.0f);
     attr.set_post_ops(ops);
   }
-  // bf16: oneDNN may round f32 operands to bf16 inside the kernel (fpmath mode).
-  if (key.p == Precision::bf16) attr.set_fpmath_mode(dnnl::fpmath_mode::bf16);
   auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
   return {dnnl::matmul(pd), dnnl::memory(a, engine(), nullptr), dnnl::memory(b, engine(), nullptr),
           dnnl::memory(c, engine(), nullptr)};
@@ -125,16 +128,61 @@ float dot_plain(const float* a, const float* b, int64_t n) {
   return total;
 }
 
-void gemv(const float* x, const float* w, float* y, int64_t out, int64_t in, bool accumulate) {
+// The same with bf16 weights: half the bytes to read; widening bf16 to f32 is a shift.
+__attribute__((target("avx2,fma"))) inline __m256 wide(const bf16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+__attribute__((target("avx2,fma"))) float dot_bf16_avx2(const float* a, const bf16_t* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), wide(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), wide(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), wide(b + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(b + i), s0);
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float total = _mm_cvtss_f32(h);
+  for (; i < n; ++i) total += a[i] * bf16_to_float(b[i]);
+  return total;
+}
+
+float dot_bf16_plain(const float* a, const bf16_t* b, int64_t n) {
+  float total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t i = 0; i < n; ++i) total += a[i] * bf16_to_float(b[i]);
+  return total;
+}
+
+template <typename W>
+void gemv(const float* x, const W* w, float* y, int64_t out, int64_t in, bool accumulate) {
   const bool avx2 = kernels::has_avx2_fma();
 #pragma omp parallel for schedule(static) if (out * in >= (1 << 16))
   for (int64_t o = 0; o < out; ++o) {
-    const float d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
+    float d;
+    if constexpr (std::is_same_v<W, bf16_t>)
+      d = avx2 ? dot_bf16_avx2(x, w + o * in, in) : dot_bf16_plain(x, w + o * in, in);
+    else
+      d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
     y[o] = accumulate ? y[o] + d : d;
   }
 }
 
+// An operand in bf16: the live copy of weights, or this call's rounding into `scratch`.
+const bf16_t* as_bf16(const float* x, size_t n, std::vector<bf16_t>& scratch) {
+  if (const bf16_t* copy = bf16_copy_of(x)) return copy;
+  if (scratch.size() < n) scratch.resize(n);
+  to_bf16(x, scratch.data(), n);
+  return scratch.data();
+}
+
 }  // namespace
+
+std::string precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
 
 size_t matmul_cache_size() {
   std::lock_guard lock(cache().mutex);
@@ -148,12 +196,22 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
       for (int64_t i = 0; i < g.m * g.n; ++i) c[i] = 0;
     return;
   }
+  const bool one_row = g.m == 1 && !g.trans_a && g.trans_b;
+  // One row reads bf16 weights on any CPU; more rows need bf16 matrix kernels.
+  if (one_row && p == Precision::bf16)
+    if (const bf16_t* w = bf16_copy_of(b)) return gemv(a, w, c, g.n, g.k, g.accumulate);
   if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
-  if (g.m == 1 && !g.trans_a && g.trans_b && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
+  if (one_row && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
   const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
   Cached& cached = *held;
-  cached.a.set_data_handle(const_cast<float*>(a));
-  cached.b.set_data_handle(const_cast<float*>(b));
+  if (p == Precision::bf16) {
+    thread_local std::vector<bf16_t> a16, b16;
+    cached.a.set_data_handle(const_cast<bf16_t*>(as_bf16(a, size_t(g.m * g.k), a16)));
+    cached.b.set_data_handle(const_cast<bf16_t*>(as_bf16(b, size_t(g.k * g.n), b16)));
+  } else {
+    cached.a.set_data_handle(const_cast<float*>(a));
+    cached.b.set_data_handle(const_cast<float*>(b));
+  }
   cached.c.set_data_handle(c);
   // A tiny product (a small model's one-token step) runs on this thread: oneDNN reads the thread
   // count at execution, and a fork would cost more than the product.
@@ -175,10 +233,10 @@ std::string matmul_impl(Precision p) {
 
 bool bf16_native() {
   static const bool native = [] {
-    // oneDNN has bf16 kernels only where the CPU has bf16 (or AVX-512) instructions; elsewhere
-    // the fpmath hint is ignored by f32 kernels or served by slow reference code.
-    auto isa = dnnl::get_effective_cpu_isa();
-    return isa >= dnnl::cpu_isa::avx512_core;
+    // oneDNN's bf16 matrix kernels need the CPU's bf16 dot products (AVX512_BF16 or AMX); on
+    // plain AVX-512 it emulates them, slower than f32, and on AVX2 it has none.
+    const auto bf16 = unsigned(dnnl::cpu_isa::avx512_core_bf16);
+    return (unsigned(dnnl::get_effective_cpu_isa()) & bf16) == bf16;
   }();
   return native;
 }

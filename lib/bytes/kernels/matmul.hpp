@@ -10,6 +10,7 @@
 namespace bytes {
 
 enum class Precision { f32, bf16 };
+std::string precision_name(Precision p);  // "f32" or "bf16"
 
 struct Gemm {
   int64_t m, n, k;
@@ -23,8 +24,10 @@ inline constexpr size_t matmul_cache_entries = 256;
 inline constexpr uint64_t matmul_cache_bytes = 64ull << 20;
 size_t matmul_cache_size();  // shapes held now
 
-// f32 operands; with Precision::bf16 the operands are rounded to bf16 for the product (fp32
-// accumulation), on hardware kernels where the CPU has them.
+// f32 operands. With Precision::bf16 the product reads bf16 operands with f32 accumulation: the
+// live bf16 copy of weights (Bf16Weights), the others rounded to bf16 for the call. A one-row
+// product (generation) reads a weight copy on any CPU; larger ones run bf16 only where
+// bf16_native(), f32 elsewhere.
 void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p = Precision::f32);
 
 // y (rows×out) = x (rows×in) · wᵀ, with w stored out×in as PyTorch stores Linear weights.
@@ -45,7 +48,7 @@ inline void linear_backward_weight(const float* dy, const float* x, float* dw, i
 
 // The oneDNN implementation behind f32 and bf16 matmuls on this CPU (e.g. "brg:avx2").
 std::string matmul_impl(Precision p);
-// Whether bf16 runs on native kernels here; if not, bf16 falls back to f32 kernels.
+// Whether oneDNN has bf16 matrix kernels for this CPU; if not, bf16 products run in f32.
 bool bf16_native();
 
 }  // namespace bytes

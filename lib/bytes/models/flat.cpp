@@ -66,8 +66,8 @@ double FlatModel::forward(const int32_t* tokens, const int32_t* targets, int64_t
   std::vector<int64_t> offsets(size_t(B + 1));
   for (int64_t b = 0; b <= B; ++b) offsets[size_t(b)] = b * T;
   k::embedding_forward(tokens, N, W + embed_, d_, x_.data());
-  body_.forward(W, x_.data(), offsets.data(), B, y_.data(), precision);
-  head_.forward(W, y_.data(), N, precision);
+  body_.forward(W, x_.data(), offsets.data(), B, y_.data(), precision_);
+  head_.forward(W, y_.data(), N, precision_);
   last_flops_ = double(N) * flops_per_byte();
   return targets ? head_.score(targets, N) : 0;
 }
@@ -77,8 +77,8 @@ void FlatModel::backward(float grad_scale) {
   const float* W = weights();
   float* G = grads.data();
   grow(dy_, N * d_), grow(dx_, N * d_);
-  head_.backward(W, G, y_.data(), grad_scale, dy_.data(), precision);
-  body_.backward(W, G, dy_.data(), dx_.data(), precision);
+  head_.backward(W, G, y_.data(), grad_scale, dy_.data(), precision_);
+  body_.backward(W, G, dy_.data(), dx_.data(), precision_);
   k::embedding_backward(tokens_.data(), N, dx_.data(), d_, G + embed_);
 }
 
@@ -88,8 +88,8 @@ const float* FlatModel::extend(KVCache& cache, const int32_t* tokens, int64_t n)
   const float* W = weights();
   grow(x_, n * d_), grow(y_, n * d_);
   k::embedding_forward(tokens, n, W + embed_, d_, x_.data());
-  body_.extend(W, cache, x_.data(), n, y_.data(), precision);
-  return head_.row(W, y_.data() + (n - 1) * d_, precision);
+  body_.extend(W, cache, x_.data(), n, y_.data(), precision_);
+  return head_.row(W, y_.data() + (n - 1) * d_, precision_);
 }
 
 }  // namespace bytes

@@ -27,6 +27,17 @@ void Model::init(uint64_t seed) {
   }
 }
 
+Precision Model::set_precision(Precision p) {
+  precision_ = p;
+  bf16_.reset();
+  if (p == Precision::bf16) bf16_ = std::make_unique<Bf16Weights>(weights(), size_t(n_params()));
+  return p == Precision::bf16 && !bf16_native() ? Precision::f32 : p;
+}
+
+void Model::weights_changed() {
+  if (bf16_) bf16_->refresh();
+}
+
 std::unique_ptr<Model> make_model(const Config& config, bool trainable) {
   return config.architecture().make(config, trainable);
 }

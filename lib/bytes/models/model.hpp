@@ -12,6 +12,7 @@
 
 #include "bytes/blocks/head.hpp"
 #include "bytes/blocks/stack.hpp"
+#include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/matmul.hpp"
 #include "bytes/models/config.hpp"
 
@@ -90,7 +91,13 @@ class Model {
   const float* weights() const { return mapped_ ? mapped_ : params.data(); }
   // Trainable copies; empty for a mapped model.
   std::vector<float> params, grads;
-  Precision precision = Precision::f32;
+
+  // The precision of the matrix products. bf16 keeps a bf16 copy of the weights for them
+  // (weights_changed() refreshes it); where the CPU has no bf16 matrix kernels only one-row
+  // products (generation) read it and the rest run in f32: the precision that runs is returned.
+  Precision set_precision(Precision p);
+  Precision precision() const { return precision_; }
+  void weights_changed();  // after the weights changed (an optimizer step): refreshes the bf16 copy
 
   // Makes the parameter and gradient blocks (zeros) of a model made with trainable = false.
   void allocate_params();
@@ -132,11 +139,13 @@ class Model {
   Layout layout_;
   Head head_;
   double last_flops_ = 0;
+  Precision precision_ = Precision::f32;
 
  private:
   friend std::unique_ptr<Model> load_model(const std::string& path, bool map);
   std::shared_ptr<const MappedFile> mapping_;
   const float* mapped_ = nullptr;
+  std::unique_ptr<Bf16Weights> bf16_;
 };
 
 // A new model of this config (weights zero until init or a load).

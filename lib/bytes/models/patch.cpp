@@ -180,7 +180,7 @@ double PatchModel::forward(const int32_t* tokens, const int32_t* targets, int64_
   last_flops_ = 0;
   for (size_t k = 0; k < stages_.size(); ++k) stage_forward(k, B, T);
   const int64_t N = B * T, d = stages_.back().d;
-  head_.forward(W, stages_.back().y.data(), N, precision);
+  head_.forward(W, stages_.back().y.data(), N, precision_);
   last_flops_ += 6.0 * double(N) * double(d * VOCAB);
   B_ = B;
   T_ = T;
@@ -217,7 +217,7 @@ void PatchModel::stage_forward(size_t k, int64_t B, int64_t T) {
           st.tokens[size_t((b * n + j) * st.unit + q)] = j == 0 ? PAD : tokens_[size_t(b * T + (j - 1) * st.unit + 1 + q)];
     grow(st.c, N * st.unit * st.e);
     k::embedding_forward(st.tokens.data(), N * st.unit, W + st.embed, st.e, st.c.data());
-    linear(st.c.data(), W + st.proj, st.x.data(), N, st.unit * st.e, d, false, precision);
+    linear(st.c.data(), W + st.proj, st.x.data(), N, st.unit * st.e, d, false, precision_);
     for (int64_t b = 0; b < B; ++b) std::memcpy(st.x.data() + b * n * d, W + st.start, size_t(d) * sizeof(float));
     last_flops_ += 6.0 * double(N) * double(st.unit * st.e * d);
   } else {
@@ -230,12 +230,12 @@ void PatchModel::stage_forward(size_t k, int64_t B, int64_t T) {
   const int64_t seg = k == 0 ? n : st.per_parent;
   st.offsets.resize(size_t(N / seg + 1));
   for (size_t i = 0; i < st.offsets.size(); ++i) st.offsets[i] = int64_t(i) * seg;
-  st.stack.forward(W, st.x.data(), st.offsets.data(), N / seg, st.y.data(), precision);
+  st.stack.forward(W, st.x.data(), st.offsets.data(), N / seg, st.y.data(), precision_);
   last_flops_ += stack_flops(st.stack, st.offsets);
   if (k + 1 < K) {
     const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
     grow(st.cond_out, N * width);
-    linear(st.y.data(), W + st.cond, st.cond_out.data(), N, d, width, false, precision);
+    linear(st.y.data(), W + st.cond, st.cond_out.data(), N, d, width, false, precision_);
     last_flops_ += 6.0 * double(N) * double(d * width);
   }
 }
@@ -245,7 +245,7 @@ void PatchModel::backward(float grad_scale) {
   const int64_t N = B_ * T_;
   Stage& last = stages_.back();
   grow(last.dy, N * last.d);
-  head_.backward(weights(), grads.data(), last.y.data(), grad_scale, last.dy.data(), precision);
+  head_.backward(weights(), grads.data(), last.y.data(), grad_scale, last.dy.data(), precision_);
   for (size_t k = stages_.size(); k-- > 0;) stage_backward(k);
 }
 
@@ -255,15 +255,15 @@ void PatchModel::stage_backward(size_t k) {
   Stage& st = stages_[k];
   const int64_t Nk = st.rows, d = st.d;
   grow(st.dx, Nk * d);
-  st.stack.backward(W, G, st.dy.data(), st.dx.data(), precision);
+  st.stack.backward(W, G, st.dy.data(), st.dx.data(), precision_);
   if (k > 0) {
     // Each child's input gradient flows to its slice of the parent's conditioning output.
     Stage& parent = stages_[k - 1];
     const int64_t per = st.per_parent, width = per * d, Np = parent.rows;
     grow(parent.dcond, Np * width), grow(parent.dy, Np * parent.d);
     std::memcpy(parent.dcond.data(), st.dx.data(), size_t(Np * width) * sizeof(float));  // rows line up
-    linear_backward_weight(parent.dcond.data(), parent.y.data(), G + parent.cond, Np, parent.d, width, precision);
-    linear_backward_input(parent.dcond.data(), W + parent.cond, parent.dy.data(), Np, parent.d, width, false, precision);
+    linear_backward_weight(parent.dcond.data(), parent.y.data(), G + parent.cond, Np, parent.d, width, precision_);
+    linear_backward_input(parent.dcond.data(), W + parent.cond, parent.dy.data(), Np, parent.d, width, false, precision_);
   }
   if (k + 1 < stages_.size()) {
     const int64_t n = T_ / st.unit;
@@ -273,8 +273,8 @@ void PatchModel::stage_backward(size_t k) {
       std::fill(dx, dx + d, 0.0f);  // the start vector replaced the projection there
     }
     grow(st.dcond, Nk * st.unit * st.e);  // scratch: ∂loss/∂ the concatenated embeddings
-    linear_backward_weight(st.dx.data(), st.c.data(), G + st.proj, Nk, st.unit * st.e, d, precision);
-    linear_backward_input(st.dx.data(), W + st.proj, st.dcond.data(), Nk, st.unit * st.e, d, false, precision);
+    linear_backward_weight(st.dx.data(), st.c.data(), G + st.proj, Nk, st.unit * st.e, d, precision_);
+    linear_backward_input(st.dx.data(), W + st.proj, st.dcond.data(), Nk, st.unit * st.e, d, false, precision_);
     k::embedding_backward(st.tokens.data(), Nk * st.unit, st.dcond.data(), st.e, G + st.embed);
   } else {
     k::embedding_backward(st.tokens.data(), Nk, st.dx.data(), d, G + st.embed);
@@ -321,7 +321,7 @@ void PatchModel::input(const KVCache& c, size_t k, int64_t j, float* x) {
   } else {
     grow(cat_, st.unit * st.e);
     k::embedding_forward(&c.tokens[size_t((j - 1) * st.unit + 1)], st.unit, W + st.embed, st.e, cat_.data());
-    linear(cat_.data(), W + st.proj, x, 1, st.unit * st.e, d, false, precision);
+    linear(cat_.data(), W + st.proj, x, 1, st.unit * st.e, d, false, precision_);
   }
   if (k > 0) add_rows(x, c.conds[k - 1].data() + (j % st.per_parent) * d, nullptr, 1, d);
 }
@@ -331,7 +331,7 @@ void PatchModel::condition(KVCache& c, size_t k, const float* y) {
   const Stage& st = stages_[k];
   const int64_t width = stages_[k + 1].per_parent * stages_[k + 1].d;
   c.conds[k].resize(size_t(width));
-  linear(y, weights() + st.cond, c.conds[k].data(), 1, st.d, width, false, precision);
+  linear(y, weights() + st.cond, c.conds[k].data(), 1, st.d, width, false, precision_);
 }
 
 // Window position t = cache.len: every coarse stage whose unit starts at t takes one step (a new
@@ -348,10 +348,10 @@ const float* PatchModel::step(KVCache& c) {
     if (k == 0 ? t == 0 : t % stages_[k - 1].unit == 0)
       c.stages[k].reset(st.stack.shape().layers, k == 0 ? ctx_ / st.unit : st.per_parent, d);
     input(c, k, t / st.unit, x_.data());
-    st.stack.extend(W, c.stages[k], x_.data(), 1, y_.data(), precision);
+    st.stack.extend(W, c.stages[k], x_.data(), 1, y_.data(), precision_);
     if (k + 1 < K) condition(c, k, y_.data());
   }
-  return head_.row(W, y_.data(), precision);
+  return head_.row(W, y_.data(), precision_);
 }
 
 // The state c.len steps leave, in one block per stage: the global stage over every unit so far,
@@ -369,10 +369,10 @@ const float* PatchModel::prefill(KVCache& c) {
     c.stages[k].reset(st.stack.shape().layers, k == 0 ? ctx_ / st.unit : st.per_parent, d);
     grow(x_, rows * d), grow(y_, rows * d);
     for (int64_t j = first; j <= last; ++j) input(c, k, j, x_.data() + (j - first) * d);
-    st.stack.extend(W, c.stages[k], x_.data(), rows, y_.data(), precision);
+    st.stack.extend(W, c.stages[k], x_.data(), rows, y_.data(), precision_);
     if (k + 1 < K) condition(c, k, y_.data() + (rows - 1) * d);
   }
-  return head_.row(W, y_.data() + (rows - 1) * stages_.back().d, precision);
+  return head_.row(W, y_.data() + (rows - 1) * stages_.back().d, precision_);
 }
 
 }  // namespace bytes

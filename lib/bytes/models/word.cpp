@@ -130,12 +130,12 @@ double WordModel::forward(const WordBatch& batch) {
   grow(enc_x_, Ne * de), grow(enc_y_, Ne * de), grow(wv_, Nw * de), grow(bb_x_, Nw * D), grow(bb_y_, Nw * D);
   grow(conds_, Nw * dd);
   k::embedding_forward(enc_tokens_.data(), Ne, W + embed_, de, enc_x_.data());
-  encoder_.forward(W, enc_x_.data(), enc_offsets_.data(), Nw, enc_y_.data(), precision);
+  encoder_.forward(W, enc_x_.data(), enc_offsets_.data(), Nw, enc_y_.data(), precision_);
   for (int64_t u = 0; u < Nw; ++u)
     std::memcpy(wv_.data() + u * de, enc_y_.data() + enc_offsets_[size_t(u)] * de, size_t(de) * sizeof(float));
-  linear(wv_.data(), W + proj_, bb_x_.data(), Nw, de, D, false, precision);
-  backbone_.forward(W, bb_x_.data(), bb_offsets_.data(), batch.rows(), bb_y_.data(), precision);
-  linear(bb_y_.data(), W + cond_, conds_.data(), Nw, D, dd, false, precision);
+  linear(wv_.data(), W + proj_, bb_x_.data(), Nw, de, D, false, precision_);
+  backbone_.forward(W, bb_x_.data(), bb_offsets_.data(), batch.rows(), bb_y_.data(), precision_);
+  linear(bb_y_.data(), W + cond_, conds_.data(), Nw, D, dd, false, precision_);
 
   // The decoder: for each scored word, its previous symbol (EOW at the start) plus the
   // conditioning vector of the word before it, predicting its symbols and then EOW.
@@ -161,8 +161,8 @@ double WordModel::forward(const WordBatch& batch) {
   grow(x_, Nd * dd), grow(y_, Nd * dd);
   k::embedding_forward(tokens_.data(), Nd, W + dec_embed_, dd, x_.data());
   add_rows(x_.data(), conds_.data(), cond_of_row_.data(), Nd, dd);
-  decoder_.forward(W, x_.data(), dec_offsets_.data(), S, y_.data(), precision);
-  head_.forward(W, y_.data(), Nd, precision);
+  decoder_.forward(W, x_.data(), dec_offsets_.data(), S, y_.data(), precision_);
+  head_.forward(W, y_.data(), Nd, precision_);
   last_flops_ = stack_flops(encoder_, enc_offsets_) + stack_flops(backbone_, bb_offsets_) +
                 stack_flops(decoder_, dec_offsets_) + 6.0 * double(Nw) * double(de * D + D * dd) +
                 6.0 * double(Nd) * double(dd * VOCAB);
@@ -177,23 +177,23 @@ void WordModel::backward(float grad_scale) {
   grow(dy_, std::max(Nd * dd, Ne * de)), grow(dx_, std::max(Nd * dd, Ne * de));
   grow(dcond_, Nw * dd), grow(dbb_, Nw * D), grow(dwv_, Nw * de);
   // Decoder and head.
-  head_.backward(W, G, y_.data(), grad_scale, dy_.data(), precision);
-  decoder_.backward(W, G, dy_.data(), dx_.data(), precision);
+  head_.backward(W, G, y_.data(), grad_scale, dy_.data(), precision_);
+  decoder_.backward(W, G, dy_.data(), dx_.data(), precision_);
   k::embedding_backward(tokens_.data(), Nd, dx_.data(), dd, G + dec_embed_);
   // Each word's conditioning vector was added to every row of the word after it.
   std::fill(dcond_.begin(), dcond_.begin() + Nw * dd, 0.0f);
   add_rows_backward(dx_.data(), cond_of_row_.data(), Nd, dd, dcond_.data());
   // Backbone and the projections around it.
-  linear_backward_weight(dcond_.data(), bb_y_.data(), G + cond_, Nw, D, dd, precision);
-  linear_backward_input(dcond_.data(), W + cond_, dbb_.data(), Nw, D, dd, false, precision);
-  backbone_.backward(W, G, dbb_.data(), dbb_.data(), precision);
-  linear_backward_weight(dbb_.data(), wv_.data(), G + proj_, Nw, de, D, precision);
-  linear_backward_input(dbb_.data(), W + proj_, dwv_.data(), Nw, de, D, false, precision);
+  linear_backward_weight(dcond_.data(), bb_y_.data(), G + cond_, Nw, D, dd, precision_);
+  linear_backward_input(dcond_.data(), W + cond_, dbb_.data(), Nw, D, dd, false, precision_);
+  backbone_.backward(W, G, dbb_.data(), dbb_.data(), precision_);
+  linear_backward_weight(dbb_.data(), wv_.data(), G + proj_, Nw, de, D, precision_);
+  linear_backward_input(dbb_.data(), W + proj_, dwv_.data(), Nw, de, D, false, precision_);
   // Encoder: only each word token's output row was used.
   std::fill(dy_.begin(), dy_.begin() + Ne * de, 0.0f);
   for (int64_t u = 0; u < Nw; ++u)
     std::memcpy(dy_.data() + enc_offsets_[size_t(u)] * de, dwv_.data() + u * de, size_t(de) * sizeof(float));
-  encoder_.backward(W, G, dy_.data(), dx_.data(), precision);
+  encoder_.backward(W, G, dy_.data(), dx_.data(), precision_);
   k::embedding_backward(enc_tokens_.data(), Ne, dx_.data(), de, G + embed_);
 }
 
@@ -204,15 +204,15 @@ void WordModel::encode_word(const int32_t* symbols, int64_t n, float* out) {
   const int64_t offsets[2] = {0, n + 1};
   grow(enc_x_, (n + 1) * de_), grow(enc_y_, (n + 1) * de_);
   k::embedding_forward(enc_tokens_.data(), n + 1, W + embed_, de_, enc_x_.data());
-  encoder_.forward(W, enc_x_.data(), offsets, 1, enc_y_.data(), precision);
-  linear(enc_y_.data(), W + proj_, out, 1, de_, D_, false, precision);
+  encoder_.forward(W, enc_x_.data(), offsets, 1, enc_y_.data(), precision_);
+  linear(enc_y_.data(), W + proj_, out, 1, de_, D_, false, precision_);
 }
 
 void WordModel::backbone_extend(KVCache& cache, const float* words, int64_t n, float* cond) {
   const float* W = weights();
   grow(bb_y_, n * D_);
-  backbone_.extend(W, cache, words, n, bb_y_.data(), precision);
-  linear(bb_y_.data() + (n - 1) * D_, W + cond_, cond, 1, D_, dd_, false, precision);
+  backbone_.extend(W, cache, words, n, bb_y_.data(), precision_);
+  linear(bb_y_.data() + (n - 1) * D_, W + cond_, cond, 1, D_, dd_, false, precision_);
 }
 
 const float* WordModel::decoder_extend(KVCache& cache, const float* cond, const int32_t* symbols, int64_t n) {
@@ -221,8 +221,8 @@ const float* WordModel::decoder_extend(KVCache& cache, const float* cond, const 
   k::embedding_forward(symbols, n, W + dec_embed_, dd_, x_.data());
   const std::vector<int64_t> same(size_t(n), 0);  // every row takes the one vector
   add_rows(x_.data(), cond, same.data(), n, dd_);
-  decoder_.extend(W, cache, x_.data(), n, y_.data(), precision);
-  return head_.row(W, y_.data() + (n - 1) * dd_, precision);
+  decoder_.extend(W, cache, x_.data(), n, y_.data(), precision_);
+  return head_.row(W, y_.data() + (n - 1) * dd_, precision_);
 }
 
 void WordModel::reset_backbone(KVCache& cache) const { cache.reset(backbone_.shape().layers, ctx_, D_); }

@@ -133,7 +133,7 @@ class Runner {
     const auto owned = make_model(c);
     Model& model = *owned;
     model.init(o_.seed);
-    model.precision = p;
+    model.set_precision(p);
     auto stream = open_stream(model);
     const std::string& txt = text();
     // A prompt longer than the window would be cut to its last window by the stream: pp would

@@ -72,7 +72,6 @@ uint64_t llc_bytes() {
   return best;
 }
 
-std::string precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
 
 std::string fixed(double v, int decimals) {
   char buf[64];

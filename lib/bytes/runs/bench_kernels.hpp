@@ -38,7 +38,6 @@ std::vector<double> time_calls(const Options& o, const std::function<void()>& fn
 std::vector<double> rates(double amount, const std::vector<double>& seconds);
 
 // In bench_format.cpp:
-std::string precision_name(Precision p);
 std::string fixed(double v, int decimals);  // printf's %.*f
 uint64_t llc_bytes();                       // the last cache level's size, 0 if unknown
 

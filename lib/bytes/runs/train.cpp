@@ -26,6 +26,7 @@ nlohmann::ordered_json TrainReport::json() const {
   j["bytes_per_s"] = std::round(bytes_per_s);
   j["ms_per_step"] = std::round(ms_per_step * 10) / 10;
   j["model_gflop_s"] = std::round(model_flops_per_s / 1e8) / 10;
+  j["precision"] = precision;
   j["seconds"] = std::round(seconds * 100) / 100;
   return j;
 }
@@ -154,13 +155,13 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
 
   RunDirectory run(o.run_dir);
   model.allocate_params();
-  model.precision = o.precision;
   TrainState st;
   run.start(o, model, st);
+  TrainReport rep;
+  rep.precision = precision_name(model.set_precision(o.precision));  // after the weights are in
   Schedule schedule(o, per_step);
   if (st.total_steps == 0) st.total_steps = schedule.planned_steps();
 
-  TrainReport rep;
   progress(st, rep);
   const auto run_start = clock::now();
   const double seconds_before = st.seconds;
@@ -176,6 +177,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
     const double lr = schedule.lr(st);
     const AdamW opt{lr, o.beta1, o.beta2, o.weight_decay, st.step + 1};
     adamw_update(opt, clip_scale(norm, o.clip), model.tensors(), model.params, model.grads, st.m, st.v);
+    model.weights_changed();
 
     st.step++;
     st.bytes += step.bytes;

@@ -37,6 +37,7 @@ struct TrainReport {
   // steps since the last log, the figure bytes-bench sets against the matrix-multiply peak.
   double model_flops_per_s = 0;
   int64_t total_steps = 0;  // the schedule's length (0 while a time budget is still being measured)
+  std::string precision = "f32";  // the matrix products' precision that ran
   nlohmann::ordered_json json() const;
   std::string line() const;  // the fixed, greppable log line
 };

@@ -1,0 +1,153 @@
+// bf16: rounding, the products that read bf16 operands, and the weight copies they read.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "bytes/kernels/bf16.hpp"
+#include "bytes/kernels/matmul.hpp"
+#include "bytes/models/flat.hpp"
+#include "testing.hpp"
+
+using namespace bytes;
+
+namespace {
+
+float bits_to_float(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+float round_bf16(float x) {
+  bf16_t h;
+  to_bf16(&x, &h, 1);
+  return bf16_to_float(h);
+}
+
+std::vector<float> randn(std::mt19937_64& rng, size_t n) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+// C = A·Bᵀ (A m×k, B n×k), in double.
+std::vector<float> reference(const std::vector<float>& a, const std::vector<float>& b, int64_t m, int64_t n, int64_t k) {
+  std::vector<float> c(size_t(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += double(a[size_t(i * k + p)]) * double(b[size_t(j * k + p)]);
+      c[size_t(i * n + j)] = float(s);
+    }
+  return c;
+}
+
+std::vector<float> rounded(std::vector<float> v) {
+  for (auto& x : v) x = round_bf16(x);
+  return v;
+}
+
+double max_diff(const std::vector<float>& x, const std::vector<float>& y) {
+  double d = 0;
+  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, double(std::fabs(x[i] - y[i])));
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("f32 to bf16 rounds to nearest, ties to even, and keeps NaN and infinities") {
+  CHECK(round_bf16(1.0f) == 1.0f);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: the tie goes to the even mantissa (1).
+  CHECK(round_bf16(bits_to_float(0x3f808000u)) == 1.0f);
+  // 1 + 3·2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+  CHECK(round_bf16(bits_to_float(0x3f818000u)) == bits_to_float(0x3f820000u));
+  CHECK(round_bf16(bits_to_float(0x3f808001u)) == bits_to_float(0x3f810000u));  // above halfway: up
+  CHECK(std::isinf(round_bf16(std::numeric_limits<float>::infinity())));
+  CHECK(std::isnan(round_bf16(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(std::isnan(round_bf16(bits_to_float(0x7f800001u))));  // a NaN whose payload would round to inf
+  // The vector path (32 at a time) and the tail agree with the one-value path.
+  std::mt19937_64 rng(1);
+  auto x = randn(rng, 1000);
+  std::vector<bf16_t> h(x.size());
+  to_bf16(x.data(), h.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) CHECK(bf16_to_float(h[i]) == round_bf16(x[i]));
+}
+
+TEST_CASE("a one-row product reads the weights' bf16 copy on any CPU, and only while the copy lives") {
+  std::mt19937_64 rng(2);
+  const int64_t n = 70, k = 300;
+  auto x = randn(rng, size_t(k)), w = randn(rng, size_t(n * k));
+  std::vector<float> y(static_cast<size_t>(n)), y32(static_cast<size_t>(n));
+  linear(x.data(), w.data(), y32.data(), 1, k, n);
+  {
+    Bf16Weights copy(w.data(), w.size());
+    linear(x.data(), w.data(), y.data(), 1, k, n, false, Precision::bf16);
+    CHECK(max_diff(y, reference(x, rounded(w), 1, n, k)) < 1e-3);
+    CHECK(max_diff(y, y32) > 1e-3);  // it really read bf16
+    // A changed weight is read once the copy is refreshed.
+    w[0] += 1.0f;
+    linear(x.data(), w.data(), y.data(), 1, k, n, false, Precision::bf16);
+    CHECK(max_diff(y, reference(x, rounded(w), 1, n, k)) > 1e-2);
+    copy.refresh();
+    linear(x.data(), w.data(), y.data(), 1, k, n, false, Precision::bf16);
+    CHECK(max_diff(y, reference(x, rounded(w), 1, n, k)) < 1e-3);
+  }
+  CHECK(bf16_copy_of(w.data()) == nullptr);
+}
+
+TEST_CASE("bf16 products take bf16 operands with f32 accumulation where the CPU has bf16 kernels") {
+  std::mt19937_64 rng(3);
+  const int64_t m = 33, n = 70, k = 300;
+  auto a = randn(rng, size_t(m * k)), b = randn(rng, size_t(n * k));
+  std::vector<float> c(size_t(m * n));
+  linear(a.data(), b.data(), c.data(), m, k, n, false, Precision::bf16);
+  const auto want = bf16_native() ? reference(rounded(a), rounded(b), m, n, k) : reference(a, b, m, n, k);
+  CHECK(max_diff(c, want) < 1e-3);
+  // With a live copy of the weights, the same.
+  Bf16Weights copy(b.data(), b.size());
+  linear(a.data(), b.data(), c.data(), m, k, n, false, Precision::bf16);
+  CHECK(max_diff(c, want) < 1e-3);
+  // The backward products: dx = dy·w and dw += dyᵀ·x, on transposed operands.
+  std::vector<float> dx(size_t(m * k)), dw(size_t(n * k), 1.0f);
+  auto dy = randn(rng, size_t(m * n));
+  linear_backward_input(dy.data(), b.data(), dx.data(), m, k, n, false, Precision::bf16);
+  linear_backward_weight(dy.data(), a.data(), dw.data(), m, k, n, Precision::bf16);
+  auto r = [&](const std::vector<float>& v) { return bf16_native() ? rounded(v) : v; };
+  for (int64_t i = 0; i < m; i += 8)
+    for (int64_t p = 0; p < k; p += 37) {
+      double s = 0;
+      for (int64_t j = 0; j < n; ++j) s += double(r(dy)[size_t(i * n + j)]) * double(r(b)[size_t(j * k + p)]);
+      CHECK(std::fabs(dx[size_t(i * k + p)] - s) < 1e-3);
+    }
+  for (int64_t j = 0; j < n; j += 9)
+    for (int64_t p = 0; p < k; p += 41) {
+      double s = 1.0;
+      for (int64_t i = 0; i < m; ++i) s += double(r(dy)[size_t(i * n + j)]) * double(r(a)[size_t(i * k + p)]);
+      CHECK(std::fabs(dw[size_t(j * k + p)] - s) < 1e-3);
+    }
+}
+
+TEST_CASE("a model in bf16 says which precision runs, and trains differently from f32 only where bf16 runs") {
+  auto train = [](Precision p, Precision& ran) {
+    FlatModel model(testing::flat_config(64, 1, 32));
+    model.init(1);
+    ran = model.set_precision(p);
+    std::vector<int32_t> tokens(64), targets(64);
+    for (size_t i = 0; i < 64; ++i) tokens[i] = int32_t(i * 7 % 256), targets[i] = int32_t(i * 11 % 256);
+    model.forward(tokens.data(), targets.data(), 2, 32);
+    model.backward(1.0f);
+    return model.grads;
+  };
+  Precision ran32, ran16;
+  const auto g32 = train(Precision::f32, ran32), g16 = train(Precision::bf16, ran16);
+  CHECK(ran32 == Precision::f32);
+  CHECK(ran16 == (bf16_native() ? Precision::bf16 : Precision::f32));
+  CHECK((g32 != g16) == bf16_native());
+  Precision again;
+  CHECK(train(Precision::bf16, again) == g16);  // and bf16 is deterministic
+}
