@@ -1,5 +1,7 @@
-// Tiled causal attention. This file is compiled twice, for AVX2+FMA and for the baseline ISA
-// (ATTENTION_ISA names the namespace); kernels.cpp picks one at run time.
+// Tiled causal attention. This file is compiled for AVX-512, for AVX2+FMA and for the baseline
+// ISA (ATTENTION_ISA names the namespace, ATTENTION_WIDTH the floats of a vector register and
+// ATTENTION_ROWS the query rows of a register block); kernels.cpp picks one at run time. The
+// products accumulate each element in the same order at every width.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,9 +15,12 @@ namespace bytes::kernels::ATTENTION_ISA {
 namespace {
 
 constexpr int64_t tile = 64;  // query and key rows per tile
+constexpr int64_t W = ATTENTION_WIDTH;   // floats per vector
+constexpr int64_t MR = ATTENTION_ROWS;   // rows of a register block: 2·MR accumulators + 3 fit the registers
+constexpr int64_t NR = 2 * W;            // columns of a register block
 
-typedef float v8 __attribute__((vector_size(32)));
-typedef int32_t i8 __attribute__((vector_size(32)));
+typedef float v8 __attribute__((vector_size(W * 4)));
+typedef int32_t i8 __attribute__((vector_size(W * 4)));
 
 inline v8 load8(const float* p) {
   v8 v;
@@ -23,9 +28,9 @@ inline v8 load8(const float* p) {
   return v;
 }
 inline void store8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
-inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
+inline v8 splat(float x) { return x - v8{}; }
 
-// exp of 8 floats to about 1 ulp: range reduction by ln 2, a degree-6 polynomial, and the exponent
+// exp of W floats to about 1 ulp: range reduction by ln 2, a degree-6 polynomial, and the exponent
 // added directly. Inputs below −87 give 0 (used for masked scores).
 inline v8 exp8(v8 x) {
   x = x < splat(-87.0f) ? splat(-87.0f) : x;
@@ -46,21 +51,19 @@ inline v8 exp8(v8 x) {
   return p * scale;
 }
 
-// C (M × N, ldc) = or += A (M × K, lda) · B (K × N, ldb), N a multiple of 16: the small products
-// of one attention tile, in 6 × 16 register blocks.
-void tile_gemm(int64_t M, int64_t N, int64_t K,
-                                                                        const float* A, int64_t lda,
-                                                                        const float* B, int64_t ldb, float* C,
-                                                                        int64_t ldc, bool accumulate) {
-  for (int64_t i = 0; i < M; i += 6) {
-    const int64_t mr = std::min<int64_t>(6, M - i);
-    const float* a[6];
-    for (int64_t r = 0; r < 6; ++r) a[r] = A + (i + std::min(r, mr - 1)) * lda;
-    for (int64_t j = 0; j < N; j += 16) {
-      v8 c[6][2] = {};
+// C (M × N, ldc) = or += A (M × K, lda) · B (K × N, ldb), N a multiple of NR: the small products
+// of one attention tile, in MR × NR register blocks.
+void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+               int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < M; i += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - i);
+    const float* a[MR];
+    for (int64_t r = 0; r < MR; ++r) a[r] = A + (i + std::min(r, mr - 1)) * lda;
+    for (int64_t j = 0; j < N; j += NR) {
+      v8 c[MR][2] = {};
       for (int64_t k = 0; k < K; ++k) {
-        const v8 b0 = load8(B + k * ldb + j), b1 = load8(B + k * ldb + j + 8);
-        for (int64_t r = 0; r < 6; ++r) {
+        const v8 b0 = load8(B + k * ldb + j), b1 = load8(B + k * ldb + j + W);
+        for (int64_t r = 0; r < MR; ++r) {
           const v8 av = splat(a[r][k]);
           c[r][0] += av * b0;
           c[r][1] += av * b1;
@@ -70,10 +73,10 @@ void tile_gemm(int64_t M, int64_t N, int64_t K,
         float* out = C + (i + r) * ldc + j;
         if (accumulate) {
           store8(out, load8(out) + c[r][0]);
-          store8(out + 8, load8(out + 8) + c[r][1]);
+          store8(out + W, load8(out + W) + c[r][1]);
         } else {
           store8(out, c[r][0]);
-          store8(out + 8, c[r][1]);
+          store8(out + W, c[r][1]);
         }
       }
     }
@@ -113,13 +116,13 @@ inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
 }
-inline int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+inline int64_t round_nr(int64_t n) { return (n + NR - 1) / NR * NR; }
 
 // The keys and values of one segment and head, key tile by key tile: rows zero-padded to a
-// multiple of 16 (k, v) and the transposes the products read (kt, and vt when with_vt).
+// multiple of NR (k, v) and the transposes the products read (kt, and vt when with_vt).
 void load_keys(const float* kb, const float* vb, int64_t stride, int64_t T, int64_t hd, bool with_vt, Scratch& w) {
   for (int64_t j0 = 0; j0 < T; j0 += tile) {
-    const int64_t cols = std::min(tile, T - j0), c16 = round16(cols), at = j0 * hd;
+    const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols), at = j0 * hd;
     load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data() + at);
     transpose(w.k.data() + at, c16, hd, hd, tile, w.kt.data() + at);
     load_rows(vb, stride, j0, cols, c16, hd, 1.0f, w.v.data() + at);
@@ -131,29 +134,30 @@ void load_keys(const float* kb, const float* vb, int64_t stride, int64_t T, int6
 inline float row_max(const float* s, int64_t n, float init) {
   v8 m = splat(init);
   int64_t c = 0;
-  for (; c + 8 <= n; c += 8) {
+  for (; c + W <= n; c += W) {
     const v8 x = load8(s + c);
     m = x > m ? x : m;
   }
   float mx = init;
-  for (int64_t x = 0; x < 8; ++x) mx = std::max(mx, m[x]);
+  for (int64_t x = 0; x < W; ++x) mx = std::max(mx, m[x]);
   for (; c < n; ++c) mx = std::max(mx, s[c]);
   return mx;
 }
 
-// p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of 8)
+// p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of NR)
 // entries of a row; returns the sum.
 inline float exp_row(float* s, float shift, int64_t visible, int64_t width) {
   v8 sum = splat(0.0f);
-  for (int64_t c = 0; c < width; c += 8) {
+  for (int64_t c = 0; c < width; c += W) {
     v8 e = exp8(load8(s + c) - splat(shift));
-    for (int64_t x = 0; x < 8; ++x)
-      if (c + x >= visible) e[x] = 0.0f;
+    if (c + W > visible)
+      for (int64_t x = 0; x < W; ++x)
+        if (c + x >= visible) e[x] = 0.0f;
     store8(s + c, e);
     sum += e;
   }
   float total = 0;
-  for (int64_t x = 0; x < 8; ++x) total += sum[x];
+  for (int64_t x = 0; x < W; ++x) total += sum[x];
   return total;
 }
 
@@ -177,7 +181,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
     Scratch& w = scratch(T_max, hd);
-#pragma omp for collapse(2) schedule(dynamic, 4)
+#pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
@@ -191,7 +195,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           std::fill(w.l.begin(), w.l.end(), 0.0f);
           std::fill(w.acc.begin(), w.acc.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
+            const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
@@ -223,7 +227,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
     Scratch& w = scratch(T_max, hd);
-#pragma omp for collapse(2) schedule(dynamic, 4)
+#pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
@@ -246,7 +250,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           }
           std::fill(w.dq.begin(), w.dq.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
-            const int64_t cols = std::min(tile, T - j0), c16 = round16(cols);
+            const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
             tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.acc.data(), tile, false);  // dP
             for (int64_t r = 0; r < rows; ++r) {

@@ -1,11 +1,16 @@
-// What the CPU running us can do, asked once: the kernels built for AVX2+FMA (the attention
-// kernel's avx2 build, the generation gemv) run only where it says so.
+// What the CPU running us can do, asked once: the kernels built for AVX-512 or AVX2+FMA (the
+// attention kernel's builds, the generation gemv) run only where it says so.
 #pragma once
 
 namespace bytes::kernels {
 
 inline bool has_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+inline bool has_avx512() {
+  static const bool yes = has_avx2_fma() && __builtin_cpu_supports("avx512f");
   return yes;
 }
 

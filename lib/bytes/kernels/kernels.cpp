@@ -129,26 +129,29 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
     }
 }
 
-namespace avx2 {
-void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);
-void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t, int64_t,
-                        int64_t, bool, float*);
-}  // namespace avx2
-namespace generic {
-void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);
-void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t, int64_t,
-                        int64_t, bool, float*);
-}  // namespace generic
+#define ATTENTION_BUILD(isa)                                                                                 \
+  namespace isa {                                                                                              \
+  void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);       \
+  void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t,      \
+                          int64_t, int64_t, bool, float*);                                                     \
+  }
+ATTENTION_BUILD(avx512)
+ATTENTION_BUILD(avx2)
+ATTENTION_BUILD(generic)
+#undef ATTENTION_BUILD
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse) {
-  (has_avx2_fma() ? avx2::attention_forward : generic::attention_forward)(qkv, offsets, S, H, hd, causal, out, lse);
+  const auto f = has_avx512() ? avx512::attention_forward : has_avx2_fma() ? avx2::attention_forward
+                                                                           : generic::attention_forward;
+  f(qkv, offsets, S, H, hd, causal, out, lse);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
-  (has_avx2_fma() ? avx2::attention_backward : generic::attention_backward)(qkv, out, dout, lse, offsets, S, H, hd,
-                                                                             causal, dqkv);
+  const auto f = has_avx512() ? avx512::attention_backward : has_avx2_fma() ? avx2::attention_backward
+                                                                            : generic::attention_backward;
+  f(qkv, out, dout, lse, offsets, S, H, hd, causal, dqkv);
 }
 
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out) {
