@@ -26,6 +26,19 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
   });
 }
 
+std::string load_parent(const TrainOptions& o, Model& model) {
+  const auto parent = load_model(o.init);
+  if (!(parent->config() == model.config()))
+    throw Error("the --init model is " + parent->config().summary() + ", not the run's " + model.config().summary() +
+                ": " + o.init);
+  const std::string checksum = file_checksum(o.init);
+  if (!o.init_checksum.empty() && checksum != o.init_checksum)
+    throw Error("the --init model's checksum is " + checksum + ", not the " + o.init_checksum +
+                " that the run's options name (another file?): " + o.init);
+  model.params = parent->params;
+  return checksum;
+}
+
 void trim_metrics(const std::string& path, int64_t step) {
   std::ifstream in(path);
   if (!in) return;
@@ -93,7 +106,7 @@ RunDirectory::RunDirectory(const std::string& dir)
 
 void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
   auto fresh = [&] {
-    model.init(o.seed);
+    if (o.init.empty()) model.init(o.seed);
     st.m.assign(model.params.size(), 0.0f);
     st.v.assign(model.params.size(), 0.0f);
   };
@@ -104,7 +117,8 @@ void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
     // out of disk between the two has an older model or none: write the state's now, so a run
     // never claims a model it does not have (a finished run's resume only does this).
     save_model(model, model_path_);
-  } else if (o.resume && !fs::exists(dir_ + "/config.toml")) {
+  } else if (o.resume && (!fs::exists(dir_ + "/config.toml") || !o.init.empty())) {
+    // (A run from a model file has its state.bin before its config: it lost it since.)
     throw Error("nothing to resume: no state.bin in " + dir_);
   } else if (o.resume) {
     // Started (its config is written) but killed before the first checkpoint: step 0 is the last
@@ -116,6 +130,7 @@ void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
       throw Error("run directory already holds a run (use --resume to continue it, or another directory): " + dir_);
     fresh();
     std::remove(metrics_path_.c_str());
+    if (!o.init.empty()) checkpoint(model, st);
   }
   if (!o.config_text.empty()) {
     AtomicFile conf(dir_ + "/config.toml");

@@ -17,6 +17,11 @@ namespace bytes {
 void save_state(const std::string& path, const Model& model, const TrainState& state);
 void load_state(const std::string& path, Model& model, TrainState& state);
 
+// The weights of a run started from a model file (o.init, bytes-train --init) into `model`, whose
+// config must be the file's. Returns the file's checksum (file_checksum), which must be
+// o.init_checksum when that is given. Throws Error: the model loader's for a file it refuses.
+std::string load_parent(const TrainOptions& o, Model& model);
+
 // Keeps the lines of metrics.jsonl up to `step` (a run killed after its last checkpoint logged
 // steps that the resumed run will log again).
 void trim_metrics(const std::string& path, int64_t step);
@@ -43,7 +48,9 @@ class RunDirectory {
  public:
   explicit RunDirectory(const std::string& dir);
   // The model and state the run continues from: the last checkpoint with --resume, else (or for a
-  // run killed before its first checkpoint) the initial weights of o.seed and zero moments. Saves
+  // run killed before its first checkpoint) the initial weights of o.seed and zero moments. A new
+  // run from a model file (o.init) keeps the weights the model holds (load_parent) and checkpoints
+  // them as its step 0 before anything else, so it never needs that file again. Saves
   // o.config_text as config.toml and opens metrics.jsonl for appending.
   void start(const TrainOptions& o, Model& model, TrainState& state);
   // Appends a line to metrics.jsonl, flushed.

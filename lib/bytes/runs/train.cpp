@@ -27,6 +27,10 @@ nlohmann::ordered_json TrainReport::json() const {
   j["ms_per_step"] = std::round(ms_per_step * 10) / 10;
   j["model_gflop_s"] = std::round(model_flops_per_s / 1e8) / 10;
   j["seconds"] = std::round(seconds * 100) / 100;
+  if (!init.empty()) {
+    j["init"] = init;
+    j["init_checksum"] = init_checksum;
+  }
   return j;
 }
 
@@ -139,7 +143,7 @@ void progress(const TrainState& st, TrainReport& rep) {
 
 TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
-  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
+  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0 && o.init.empty())
     throw UsageError("give a training budget: --steps, --bytes or --time");
   Dataset ds(o.dataset);
   Sampler sampler(ds, Split::train);
@@ -152,15 +156,18 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   const auto val_docs = validation_docs(ds, o.val_bytes);
   check_memory(o, model, *batches);
 
-  RunDirectory run(o.run_dir);
   model.allocate_params();
   model.precision = o.precision;
+  TrainReport rep;
+  rep.init = o.init;
+  // A new run from a model file reads it before the run directory is made: a bad file leaves none.
+  rep.init_checksum = o.init.empty() || o.resume ? o.init_checksum : load_parent(o, model);
+  RunDirectory run(o.run_dir);
   TrainState st;
   run.start(o, model, st);
   Schedule schedule(o, per_step);
   if (st.total_steps == 0) st.total_steps = schedule.planned_steps();
 
-  TrainReport rep;
   progress(st, rep);
   const auto run_start = clock::now();
   const double seconds_before = st.seconds;
