@@ -57,7 +57,7 @@ struct TrainCommand {
     app.add_option("-o,--output", o.run_dir, "Run directory: model, training state, config, metrics")->required()
         ->type_name("RUN");
     app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
-    init_option_ = app.add_option("--init", o.init,
+    app.add_option("--init", o.init,
                    "Start a new run from this model's weights, architecture and sizes, with a fresh optimizer, "
                    "schedule and budget")->type_name("MODEL");
     // The parent's checksum, recorded in config.toml: --config RUN/config.toml checks the file is the same.
@@ -97,8 +97,9 @@ struct TrainCommand {
     if (o.dataset.empty()) throw UsageError("--data must name a dataset file");
     if (o.run_dir.empty()) throw UsageError("--output must name a run directory");
     if (init_given && o.resume) throw UsageError("--init starts a new run and --resume continues one: give one of them");
-    // (Not stdin: the file is read more than once, and its name is the run's record of its parent.)
-    if (init_option_->count() > 0 && (o.init.empty() || o.init == "-")) throw UsageError("--init must name a model file");
+    // Not stdin: the file is read more than once, and its name is the run's record of its parent.
+    // (An empty one is none: a config file writes init = "" for a run from scratch.)
+    if (o.init == "-") throw UsageError("--init must name a model file, not stdin");
     o.seed = common.seed;
     o.precision = precision == "bf16" ? Precision::bf16 : Precision::f32;
     if (!bytes_budget.empty()) {
@@ -119,7 +120,7 @@ struct TrainCommand {
 
  private:
   CLI::App* app_ = nullptr;
-  CLI::Option *init_option_ = nullptr, *arch_option_ = nullptr, *steps_option_ = nullptr;
+  CLI::Option *arch_option_ = nullptr, *steps_option_ = nullptr;
 
   // A new run from a model file: its architecture and sizes are the model's (flags may repeat them,
   // not change them). They and the file's checksum go into the run's config.toml as options, so
