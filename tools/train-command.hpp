@@ -58,8 +58,8 @@ struct TrainCommand {
         ->type_name("RUN");
     app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
     app.add_option("--init", o.init,
-                   "Start a new run from this model's weights, architecture and sizes, with a fresh optimizer, "
-                   "schedule and budget")->type_name("MODEL");
+                   "Start a new run from this model file's weights, architecture and sizes (size flags may only "
+                   "repeat them), with a fresh optimizer, schedule and budget")->type_name("MODEL");
     // The parent's checksum, recorded in config.toml: --config RUN/config.toml checks the file is the same.
     app.add_option("--init-checksum", o.init_checksum)->group("");
     std::string archs;
