@@ -248,6 +248,16 @@ TEST_CASE("an --init run starts from its parent's weights and zero moments, chec
   CHECK(st.m == std::vector<float>(loaded.params.size(), 0.0f));
   CHECK(st.v == std::vector<float>(loaded.params.size(), 0.0f));
 
+  // Killed after its config was written, before its step-0 checkpoint: resumed, it reads the
+  // parent again (as a run from scratch starts from its seed's weights again).
+  TrainOptions killed = c;
+  killed.run_dir = dir / "killed";
+  killed.config_text = "steps = 0\n";
+  testing::write_file(killed.run_dir + "/config.toml", killed.config_text);
+  killed.resume = true;
+  train(killed);
+  CHECK(testing::read_file(killed.run_dir + "/model.safetensors") == testing::read_file(parent));
+
   // Trained: every row names the parent and its checksum; a fresh schedule (warmup from step 0).
   c.run_dir = dir / "continued";
   c.max_steps = 4;

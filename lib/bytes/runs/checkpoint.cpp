@@ -117,8 +117,7 @@ void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
     // out of disk between the two has an older model or none: write the state's now, so a run
     // never claims a model it does not have (a finished run's resume only does this).
     save_model(model, model_path_);
-  } else if (o.resume && (!fs::exists(dir_ + "/config.toml") || !o.init.empty())) {
-    // (A run from a model file has its state.bin before its config: it lost it since.)
+  } else if (o.resume && !fs::exists(dir_ + "/config.toml")) {
     throw Error("nothing to resume: no state.bin in " + dir_);
   } else if (o.resume) {
     // Started (its config is written) but killed before the first checkpoint: step 0 is the last
@@ -130,13 +129,13 @@ void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
       throw Error("run directory already holds a run (use --resume to continue it, or another directory): " + dir_);
     fresh();
     std::remove(metrics_path_.c_str());
-    if (!o.init.empty()) checkpoint(model, st);
   }
   if (!o.config_text.empty()) {
     AtomicFile conf(dir_ + "/config.toml");
     conf.write(o.config_text);
     conf.commit();
   }
+  if (!o.init.empty() && !fs::exists(state_path_)) checkpoint(model, st);
   metrics_.reset(std::fopen(metrics_path_.c_str(), "a"));
   if (!metrics_) throw_errno("cannot open", metrics_path_);
 }

@@ -48,10 +48,11 @@ class RunDirectory {
  public:
   explicit RunDirectory(const std::string& dir);
   // The model and state the run continues from: the last checkpoint with --resume, else (or for a
-  // run killed before its first checkpoint) the initial weights of o.seed and zero moments. A new
-  // run from a model file (o.init) keeps the weights the model holds (load_parent) and checkpoints
-  // them as its step 0 before anything else, so it never needs that file again. Saves
-  // o.config_text as config.toml and opens metrics.jsonl for appending.
+  // run killed before its first checkpoint) the initial weights of o.seed and zero moments. Saves
+  // o.config_text as config.toml and opens metrics.jsonl for appending. A run from a model file
+  // (o.init) starts from the weights the model holds (the caller's load_parent: needed until
+  // state.bin exists) and checkpoints them as its step 0 at once, so that it never needs that file
+  // again.
   void start(const TrainOptions& o, Model& model, TrainState& state);
   // Appends a line to metrics.jsonl, flushed.
   void log(const std::string& line);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "bytes/base/error.hpp"
@@ -160,8 +161,10 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   model.precision = o.precision;
   TrainReport rep;
   rep.init = o.init;
-  // A new run from a model file reads it before the run directory is made: a bad file leaves none.
-  rep.init_checksum = o.init.empty() || o.resume ? o.init_checksum : load_parent(o, model);
+  // A run from a model file reads it until its first checkpoint is written, before the run
+  // directory is made: a bad file leaves none.
+  const bool from_parent = !o.init.empty() && !(o.resume && std::filesystem::exists(o.run_dir + "/state.bin"));
+  rep.init_checksum = from_parent ? load_parent(o, model) : o.init_checksum;
   RunDirectory run(o.run_dir);
   TrainState st;
   run.start(o, model, st);
