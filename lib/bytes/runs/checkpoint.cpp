@@ -1,5 +1,6 @@
 #include "bytes/runs/checkpoint.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -27,7 +28,7 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
 }
 
 std::string load_parent(const TrainOptions& o, Model& model) {
-  const auto parent = load_model(o.init);
+  const auto parent = load_model(o.init, true);  // mapped: no second copy of the weights besides the run's
   if (!(parent->config() == model.config()))
     throw Error("the --init model is " + parent->config().summary() + ", not the run's " + model.config().summary() +
                 ": " + o.init);
@@ -35,7 +36,7 @@ std::string load_parent(const TrainOptions& o, Model& model) {
   if (!o.init_checksum.empty() && checksum != o.init_checksum)
     throw Error("the --init model's checksum is " + checksum + ", not the " + o.init_checksum +
                 " that the run's options name (another file?): " + o.init);
-  model.params = parent->params;
+  std::copy(parent->weights(), parent->weights() + parent->n_params(), model.params.begin());
   return checksum;
 }
 

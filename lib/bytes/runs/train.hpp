@@ -27,9 +27,9 @@ struct TrainOptions {
   uint64_t val_bytes = 1 << 16;
   bool resume = false;
   // A new run from a model file's weights (bytes-train --init): its path, with `model` its config.
-  // init_checksum (file_checksum) is checked when given, found when not; a resumed run reads
-  // neither the file nor its checksum, only reports them. Such a run may have no budget: it is
-  // made at step 0 and not trained.
+  // init_checksum (file_checksum) is checked when given, found when not; a run resumed from its
+  // state.bin reads neither the file nor its checksum, only reports them. Such a run may have no
+  // budget: it is made at step 0 and not trained.
   std::string init, init_checksum;
   std::string config_text;  // the run's options as a config file, saved beside the model
 };
