@@ -30,4 +30,4 @@ for line in (bytes-train --help 2>/dev/null)
   end
 end
 complete -c bytes-train -l patch -x -a '8 16x4 64x8x4'
-complete -c bytes-train -l word-rule -x -a 'whitespace spacelike'
+complete -c bytes-train -l word-rule -x -a 'whitespace spacelike hat'

@@ -65,6 +65,55 @@ case_gen() {
   [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
   expect_exit 1 sh -c 'bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full'
   expect_error_line bytes-gen
+  hat_rule
+}
+
+# The hat rule (HAT's own splitter) through the three programs, on German, Greek, CJK and emoji:
+# characters of 1 to 4 bytes, decided when their last byte has arrived.
+hat_rule() {
+  python3 - <<'PY'
+import random
+random.seed(1)
+words = ["Grüße", "Straße", "Ärger", "καλημέρα", "Αθήνα", "中文", "字符", "😀", "👍🏽", "howAreYou", "can't", "ok,",
+         "x+y", "the", "and", "🇩🇪", "e\u0301"]
+for name, n in (("htrain.txt", 2500), ("hval.txt", 400)):
+    with open(name, "w") as f:
+        for _ in range(n):
+            f.write(" ".join(random.choice(words) for _ in range(random.randint(1, 6))) + random.choice([".\n", "\n", "!\n"]))
+PY
+  bytes-prep -q --train-input htrain.txt --val-input hval.txt -o h.bds
+  # shellcheck disable=SC2086
+  bytes-train -q $tiny --word-rule hat --word-cap 16 -d h.bds -o hrun --steps 20
+  python3 - <<'PY' || fail "hat: config"
+import json, struct
+d = open("hrun/model.safetensors", "rb").read()
+config = json.loads(json.loads(d[8:8 + struct.unpack_from("<Q", d)[0]])["__metadata__"]["config"])
+assert config["word_rule"] == "hat" and config["word_cap"] == 16, config
+PY
+  hm=hrun/model.safetensors
+  bytes-eval --json -m $hm --data h.bds --max-bytes 2K >ev
+  python3 -c '
+import json
+e = json.load(open("ev")); last = [json.loads(l) for l in open("hrun/metrics.jsonl")][-1]
+assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)' || fail "hat: bytes-eval disagrees with the run's validation"
+  bytes-eval --json -m $hm --stride 5 <hval.txt >total
+  bytes-eval -q -m $hm --stride 5 --per-byte - <hval.txt >bytes.tsv
+  [ "$(wc -l <bytes.tsv)" = "$(stat -c %s hval.txt)" ] || fail "hat: per-byte lines != bytes"
+  python3 -c '
+import json
+t = json.load(open("total")); rows = [l.split("\t") for l in open("bytes.tsv")]
+s = sum(float(r[2]) for r in rows)
+assert abs(s - t["bits"]) <= 5e-5 * len(rows) + 1e-5, (s, t)' || fail "hat: per-byte sum"
+  # Greedy is deterministic and -n 60 a prefix of -n 150; a prompt may end inside a character.
+  for p in "Grüße " $'\xce'; do
+    bytes-gen -m $hm -t 0 -n 150 --ignore-end -p "$p" >a
+    bytes-gen -m $hm -t 0 -n 60 --ignore-end -p "$p" >b
+    [ "$(stat -c %s a)" = 150 ] || fail "hat: -n 150 wrote $(stat -c %s a) bytes"
+    cmp -s <(head -c 60 a) b || fail "hat: -n 60 is not a prefix of -n 150"
+    # bytes-eval reads prompt and output back, a byte a line.
+    { printf '%s' "$p"; cat a; } | bytes-eval -q -m $hm --per-byte - >gen.tsv
+    [ "$(wc -l <gen.tsv)" = $((150 + ${#p})) ] || fail "hat: bytes-eval of the generated text"
+  done
 }
 
 case_resume-exact() {

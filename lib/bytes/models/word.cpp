@@ -22,8 +22,9 @@ struct Fields {
   StackFields enc = stack_fields("enc_", "the byte encoder", 256, 1);
   StackFields dec = stack_fields("dec_", "the byte decoder", 256, 2);
   Field word_rule = {.name = "word_rule", .type = Field::Type::text,
-                     .help = "How text is cut into words: whitespace, or spacelike (SpaceByte's)",
-                     .choices = {word_rule_name(WordRule::whitespace), word_rule_name(WordRule::spacelike)},
+                     .help = "How text is cut into words: whitespace, spacelike (SpaceByte's) or hat (HAT's)",
+                     .choices = {word_rule_name(WordRule::whitespace), word_rule_name(WordRule::spacelike),
+                                 word_rule_name(WordRule::hat)},
                      .fallback = word_rule_name(WordRule::whitespace)};
   Field word_cap = {.name = "word_cap", .help = "Longest word in bytes; longer ones are cut at characters", .lo = 4,
                     .hi = 4096, .fallback = "32"};
