@@ -565,7 +565,7 @@ TEST_CASE("word model, hat rule: greedy generation writes the argmax of the allo
   o.ignore_end = true;
   // A prompt that ends between characters, and one that ends inside one (its bytes then count
   // as bytes of no character, and no continuation byte may follow them).
-  for (const std::string prompt : {"Gr\u00fc\u00dfe, \u03ba\u03b1\u03bb\u03b7 \u4e2d"s, "Gr\u00fc\u00dfe \xce"s}) {
+  for (const std::string& prompt : {"Gr\u00fc\u00dfe, \u03ba\u03b1\u03bb\u03b7 \u4e2d"s, "Gr\u00fc\u00dfe \xce"s}) {
     auto stream = open_stream(m, 3);
     const std::string text = prompt + gen(*stream, prompt, o);
     REQUIRE(text.size() == prompt.size() + 300);

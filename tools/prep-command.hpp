@@ -22,8 +22,9 @@ struct PrepSubcommands {
 
     words = app.add_subcommand("words", "Show how the word model cuts a text: offset, length, word per line");
     words->add_option("input", words_path, "Text file, or - for stdin (default)")->type_name("FILE");
-    words->add_option("--rule", word_rule, "whitespace: non-space run + its spaces; spacelike: SpaceByte's")
-        ->check(CLI::IsMember({"whitespace", "spacelike"}))->default_str("whitespace");
+    words->add_option("--rule", word_rule,
+                      "whitespace: non-space run + its spaces; spacelike: SpaceByte's; hat: HAT's (Unicode words)")
+        ->check(CLI::IsMember({"whitespace", "spacelike", "hat"}))->default_str("whitespace");
     words->add_option("--cap", word_cap, "Longest word in bytes (at least 4)")->default_str("32");
 
     cat = app.add_subcommand("cat", "Write a split's documents (or chosen ones) to stdout byte for byte");

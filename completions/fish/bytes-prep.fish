@@ -34,5 +34,5 @@ complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -l delimiter -x -d '
 complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -s z -l null -d 'End each document with NUL'
 complete -c bytes-prep -n '__fish_seen_subcommand_from cat' -l no-delimiter -d 'Documents back to back'
 complete -c bytes-prep -n '__fish_seen_subcommand_from words' -F
-complete -c bytes-prep -n '__fish_seen_subcommand_from words' -l rule -x -a 'whitespace spacelike' -d 'How words are cut'
+complete -c bytes-prep -n '__fish_seen_subcommand_from words' -l rule -x -a 'whitespace spacelike hat' -d 'How words are cut'
 complete -c bytes-prep -n '__fish_seen_subcommand_from words' -l cap -x -d 'Longest word in bytes'

@@ -51,6 +51,21 @@ case_seeds() {
   cmp -s d <(head -c 100 a) || fail "-n 100 is not a prefix of -n 200"
 }
 
+# bf16 weights (on any CPU): the same bytes for the same seed, a model that is not the f32 one, and
+# a precision that does not exist refused.
+case_bf16() {
+  model
+  bytes-gen -m $M -p 'ROMEO:' -n 300 --ignore-end --precision bf16 >a
+  bytes-gen -m $M -p 'ROMEO:' -n 300 --ignore-end --precision bf16 >b
+  same a b
+  [ "$(stat -c %s a)" = 300 ] || fail "-n 300 in bf16"
+  # The same seed draws the same uniforms: only probabilities that moved can change a byte.
+  bytes-gen -m $M -p 'ROMEO:' -n 300 --ignore-end >c
+  cmp -s a c && fail "bf16 weights gave the f32 text byte for byte over 300 sampled bytes"
+  expect_exit 2 bytes-gen -m $M -p x --precision f16
+  expect_error_line bytes-gen
+}
+
 case_pipes() {
   model
   # head closes the pipe: bytes-gen ends at once and says nothing.

@@ -247,6 +247,17 @@ PY
     bytes-prep words --rule spacelike <t.txt | awk -F'\t' -v n=$n '$1 < n { print $1 }' >q
     same p q
   done
+  # The hat rule: HAT's examples; prefix-stable at character boundaries (prefixes that end
+  # inside a character decide its bytes as bytes of none).
+  printf 'Hello, world!\nhowAreYou\tGr\xc3\xbc\xc3\x9fe \xe4\xb8\xad\xe6\x96\x87 a   b' >h.txt
+  bytes-prep words --rule hat h.txt | cut -f3 | tr '\n' '|' >hw
+  [ "$(cat hw)" = 'Hello,| world!|\n|how|Are|You|\t|Grüße| 中|文| a|   b|' ] || fail "hat words: $(cat hw)"
+  for n in 3 13 20 28 35 41; do  # each between characters
+    head -c $n h.txt | bytes-prep words --rule hat | cut -f1 >p
+    bytes-prep words --rule hat <h.txt | awk -F'\t' -v n=$n '$1 < n { print $1 }' >q
+    same p q
+  done
+  bytes-prep words --rule hat --cap 4 h.txt | awk -F'\t' '$2 > 4 { exit 1 }' || fail "hat: a word past the cap"
   : | bytes-prep words >out && [ ! -s out ] || fail "empty input"
   for args in "--cap 3" "--cap x" "--rule tabs"; do
     expect_exit 2 bytes-prep words $args t.txt

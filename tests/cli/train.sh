@@ -152,6 +152,32 @@ PY
   [ "$mid_write" -gt 0 ] || fail "no kill landed inside a checkpoint write; nothing tested"
 }
 
+# --precision bf16 computes in bf16 where the CPU has bf16 matrix kernels (AVX512_BF16 or AMX),
+# and says f32 everywhere it ran f32: the metrics and the config name the precision that ran.
+case_precision() {
+  dataset
+  local args="$tiny -d d.bds --steps 4 --val-every 0"
+  bytes-train -q $args -o f32
+  bytes-train $args -o bf16 --precision bf16 2>log
+  local want=f32
+  if grep -qw 'avx512_bf16\|amx_bf16' /proc/cpuinfo; then want=bf16; fi
+  python3 - "$want" <<'PY' || fail "metrics do not name the precision that ran ($want)"
+import json, sys
+for run, want in (("f32", "f32"), ("bf16", sys.argv[1])):
+    rows = [json.loads(l) for l in open(run + "/metrics.jsonl")]
+    assert all(r["precision"] == want for r in rows), (run, rows)
+PY
+  grep -Eq "^precision ?= ?\"$want\"" bf16/config.toml || fail "config.toml: $(grep precision bf16/config.toml)"
+  if [ $want = bf16 ]; then
+    cmp -s f32/model.safetensors bf16/model.safetensors && fail "a bf16 run gave the f32 model"
+    bytes-train -q $args -o again --precision bf16
+    same bf16/model.safetensors again/model.safetensors
+  else
+    grep -q 'no bf16 matrix kernels' log || fail "no warning that bf16 ran as f32: $(cat log)"
+    same f32/model.safetensors bf16/model.safetensors
+  fi
+}
+
 # A file size limit (a full disk, for one file) during a checkpoint: one error line, exit 1, no
 # temporary and no model; the run resumes once there is room.
 case_full_disk() {

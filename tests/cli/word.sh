@@ -65,12 +65,11 @@ case_gen() {
   [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
   expect_exit 1 sh -c 'bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full'
   expect_error_line bytes-gen
-  hat_rule
 }
 
 # The hat rule (HAT's own splitter) through the three programs, on German, Greek, CJK and emoji:
 # characters of 1 to 4 bytes, decided when their last byte has arrived.
-hat_rule() {
+case_hat() {
   python3 - <<'PY'
 import random
 random.seed(1)
