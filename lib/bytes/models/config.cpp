@@ -291,7 +291,8 @@ void Config::check_agrees(const std::string& arch, const std::map<std::string, s
                           const std::string& whose) const {
   if (!arch.empty() && arch != this->arch())
     throw UsageError("--arch " + arch + " contradicts " + whose + ", a " + this->arch() + " model");
-  for (const auto& [name, text] : given) {
+  for (const auto& [key, text] : given) {
+    const std::string& name = key;  // (clang 14 cannot capture a structured binding in a lambda)
     const std::string flag = flag_of(name);
     const auto& fields = arch_->fields;
     const auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return x.name == name || x.alias == name; });
