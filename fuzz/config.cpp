@@ -26,6 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // field, and throws (so crashes the target) for a bad one.
   FUZZ_CHECK(bytes::Config::from_json(cmd.o.model.json()) == cmd.o.model);
   FUZZ_CHECK(!cmd.o.dataset.empty() && !cmd.o.run_dir.empty());
-  FUZZ_CHECK(cmd.o.max_steps > 0 || cmd.o.max_bytes > 0 || cmd.o.max_seconds > 0);
+  FUZZ_CHECK(cmd.o.max_steps > 0 || cmd.o.max_bytes > 0 || cmd.o.max_seconds > 0 || !cmd.o.init.empty());
   return 0;
 }

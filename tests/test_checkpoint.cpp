@@ -180,21 +180,116 @@ TEST_CASE("a run directory: one user at a time, its stale temporaries removed, r
   CHECK_THROWS_WITH_AS(empty.start(o, other, again), doctest::Contains("nothing to resume"), Error);
 }
 
+namespace {
+
+// A dataset of wordy text, train and val.
+void wordy_dataset(const std::string& path, uint64_t seed) {
+  DatasetWriter w(path, {3, 4096, 1, {}});
+  const uint32_t src = w.add_source("t");
+  std::mt19937_64 rng(seed);
+  for (Split split : {Split::train, Split::val}) {
+    const std::string text = testing::wordy_text(rng, 4000);
+    w.begin_doc(split, src);
+    w.append(text.data(), text.size());
+    w.end_doc();
+  }
+  w.finish();
+}
+
+std::vector<nlohmann::json> metrics_rows(const std::string& run) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(run + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("file_checksum is XXH3-64 of the whole file") {
+  testing::TempDir dir;
+  testing::write_file(dir / "empty", "");
+  CHECK(file_checksum(dir / "empty") == "2d06800538d394c2");  // XXH3-64 of no bytes (xxHash's test vector)
+  testing::write_file(dir / "a", "abc");
+  testing::write_file(dir / "b", "abd");
+  CHECK(file_checksum(dir / "a").size() == 16);
+  CHECK(file_checksum(dir / "a") != file_checksum(dir / "b"));
+  CHECK_THROWS_AS(file_checksum(dir / "missing"), Error);
+}
+
+TEST_CASE("an --init run starts from its parent's weights and zero moments, checkpointed at step 0") {
+  testing::TempDir dir;
+  wordy_dataset(dir / "d.bds", 3);
+  TrainOptions o;
+  o.dataset = dir / "d.bds";
+  o.run_dir = dir / "parent";
+  o.model = testing::flat_config(64, 1, 16);
+  o.batch = 2;
+  o.max_steps = 6;
+  o.val_every = 0;
+  o.val_bytes = 256;
+  train(o);
+  const std::string parent = dir / "parent/model.safetensors";
+
+  // No budget: the run is made at step 0 and not trained; its model is the parent, byte for byte.
+  TrainOptions c = o;
+  c.run_dir = dir / "zero";
+  c.max_steps = 0;
+  c.init = parent;
+  c.seed = 9;  // the weights are the parent's whatever the seed
+  const TrainReport zero = train(c);
+  CHECK(zero.step == 0);
+  CHECK(testing::read_file(c.run_dir + "/model.safetensors") == testing::read_file(parent));
+  FlatModel loaded(o.model);
+  TrainState st;
+  load_state(c.run_dir + "/state.bin", loaded, st);
+  CHECK(loaded.params == load_model(parent)->params);
+  CHECK(st.step == 0);
+  CHECK(st.bytes == 0);
+  CHECK(st.m == std::vector<float>(loaded.params.size(), 0.0f));
+  CHECK(st.v == std::vector<float>(loaded.params.size(), 0.0f));
+
+  // Killed after its config was written, before its step-0 checkpoint: resumed, it reads the
+  // parent again (as a run from scratch starts from its seed's weights again).
+  TrainOptions killed = c;
+  killed.run_dir = dir / "killed";
+  killed.config_text = "steps = 0\n";
+  testing::write_file(killed.run_dir + "/config.toml", killed.config_text);
+  killed.resume = true;
+  train(killed);
+  CHECK(testing::read_file(killed.run_dir + "/model.safetensors") == testing::read_file(parent));
+
+  // Trained: every row names the parent and its checksum; a fresh schedule (warmup from step 0).
+  c.run_dir = dir / "continued";
+  c.max_steps = 4;
+  c.log_every = 1;
+  train(c);
+  const auto rows = metrics_rows(c.run_dir);
+  REQUIRE(rows.size() == 4);
+  for (const auto& r : rows) {
+    CHECK(r.at("init") == parent);
+    CHECK(r.at("init_checksum") == file_checksum(parent));
+  }
+  CHECK(rows[0].at("lr").get<double>() == doctest::Approx(c.lr / double(c.warmup)));
+  CHECK(metrics_rows(o.run_dir)[0].count("init") == 0);  // a run from scratch names none
+
+  // A checksum the file does not have, or a model of other sizes: refused before the run directory.
+  TrainOptions bad = c;
+  bad.run_dir = dir / "bad";
+  bad.init_checksum = "0000000000000000";
+  CHECK_THROWS_WITH_AS(train(bad), doctest::Contains("checksum"), Error);
+  bad.init_checksum = "";
+  bad.model = testing::flat_config(128, 1, 16);
+  CHECK_THROWS_WITH_AS(train(bad), doctest::Contains("not the run's"), Error);
+  bad.model = o.model;
+  bad.init = dir / "d.bds";
+  CHECK_THROWS_AS(train(bad), Error);
+  CHECK_FALSE(std::filesystem::exists(bad.run_dir));
+}
+
 // Last in this file: the interrupt flag, once set, stays set for the rest of the process.
 TEST_CASE("a signal ends the run after the step it arrived in, with the checkpoint of the last logged step") {
   testing::TempDir dir;
-  {
-    DatasetWriter w(dir / "d.bds", {3, 4096, 1, {}});
-    const uint32_t src = w.add_source("t");
-    std::mt19937_64 rng(2);
-    for (Split split : {Split::train, Split::val}) {
-      const std::string text = testing::wordy_text(rng, 4000);
-      w.begin_doc(split, src);
-      w.append(text.data(), text.size());
-      w.end_doc();
-    }
-    w.finish();
-  }
+  wordy_dataset(dir / "d.bds", 2);
   TrainOptions o;
   o.dataset = dir / "d.bds";
   o.run_dir = dir / "run";

@@ -8,6 +8,7 @@
 #include "bytes/runs/generate.hpp"
 #include "bytes/kernels/kernels.hpp"
 #include "bytes/models/model.hpp"
+#include "bytes/text/utf8.hpp"
 #include "bytes/text/words.hpp"
 #include "bytes/models/flat.hpp"
 #include "bytes/models/patch.hpp"
@@ -360,8 +361,11 @@ TEST_CASE("the repeat penalty steers greedy choice away from recent bytes") {
 
 namespace {
 
-std::unique_ptr<WordModel> sharp_word_model(int64_t ctx, int64_t cap) {
-  auto m = std::make_unique<WordModel>(testing::word_model_config(64, 2, ctx, 64, 1, 64, 1, cap));
+std::unique_ptr<WordModel> sharp_word_model(int64_t ctx, int64_t cap, const char* rule = "whitespace") {
+  auto m = std::make_unique<WordModel>(Config::make(
+      "word", {{"d_model", "64"}, {"n_layers", "2"}, {"ctx_words", std::to_string(ctx)}, {"enc_d_model", "64"},
+               {"enc_layers", "1"}, {"dec_d_model", "64"}, {"dec_layers", "1"}, {"word_cap", std::to_string(cap)},
+               {"word_rule", rule}}));
   m->init(11);
   for (auto& p : m->params) p *= 3.0f;
   return m;
@@ -490,5 +494,102 @@ TEST_CASE("word model: greedy generation writes the teacher-forced argmax, in th
     }
     REQUIRE(argmax() == int32_t(b));
     logits = check->push(b);
+  }
+}
+
+// The hat rule decides a character when its last byte is here, and a generator must then keep to
+// what it decided: on text of many scripts, the stream scores every symbol as bytes-eval does and
+// allows each, and greedy generation is the argmax of the allowed symbols, in the splitter's words.
+namespace {
+
+// Greek, German, CJK, emoji, punctuation and spaces: characters of 1 to 4 bytes.
+std::string mixed_text(std::mt19937_64& rng, size_t pieces) {
+  static const std::string words[] = {"Gr\u00fc\u00dfe", " ", "\u03ba\u03b1\u03bb\u03b7\u03bc\u03ad\u03c1\u03b1",
+                                      ", ", "\u4e2d\u6587", "\n", "Stra\u00dfe", "!", "\U0001F600", "ab", "\t",
+                                      "\u00c4rger", "camelCase", "\u0391\u03b8\u03ae\u03bd\u03b1", "'s"};
+  std::string s;
+  for (size_t i = 0; i < pieces; ++i) s += words[rng() % std::size(words)];
+  return s;
+}
+
+// Where the words of `text` start, as far as the splitter has decided without its end.
+std::vector<size_t> decided_starts(const std::string& text, size_t cap, size_t* decided) {
+  WordSplitter split(WordRule::hat, cap);
+  std::vector<size_t> starts;
+  for (char c : text) split.feed(uint8_t(c)).each_start([&](uint64_t o) { starts.push_back(size_t(o)); });
+  *decided = text.size() - split.pending();
+  return starts;
+}
+
+}  // namespace
+
+TEST_CASE("word model, hat rule: the stream scores every symbol as bytes-eval does, and allows it") {
+  std::mt19937_64 rng(24);
+  const auto owned_m = sharp_word_model(5, 8, "hat");
+  auto& m = *owned_m;
+  for (int trial = 0; trial < 3; ++trial) {
+    const std::string doc = mixed_text(rng, 40);
+    const auto starts = word_starts(doc, WordRule::hat, 8);
+    // No prompt, a prompt of whole words, and one that ends inside a word (between characters).
+    const size_t at = starts[size_t(trial) * 3];
+    const size_t prompt = trial == 0 ? 0 : at + (trial == 2 ? size_t(utf8::length(uint8_t(doc[at]))) : 0);
+    CAPTURE(trial);
+    const auto want = Scorer{m, 2, 4}.bits(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+    auto stream = open_stream(m, 2);
+    const float* logits = stream->start(reinterpret_cast<const uint8_t*>(doc.data()), prompt);
+    for (size_t i = prompt; i < doc.size(); ++i) {
+      CAPTURE(i);
+      const uint8_t b = uint8_t(doc[i]);
+      double got = 0;
+      if (i > 0 && std::binary_search(starts.begin(), starts.end(), i)) {
+        REQUIRE(stream->emits(EOW));
+        got += bits_of(logits, EOW);
+        logits = stream->push(EOW);
+      } else if (utf8::is_continuation(b)) {
+        REQUIRE(!stream->emits(EOW));  // never inside a character
+      }
+      REQUIRE(stream->emits(b));
+      got += bits_of(logits, b);
+      logits = stream->push(b);
+      REQUIRE(got == doctest::Approx(want[i]).epsilon(1e-4));
+    }
+  }
+}
+
+TEST_CASE("word model, hat rule: greedy generation writes the argmax of the allowed symbols, in the splitter's words") {
+  const auto owned_m = sharp_word_model(6, 8, "hat");
+  auto& m = *owned_m;
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.max_bytes = 300;
+  o.ignore_end = true;
+  // A prompt that ends between characters, and one that ends inside one (its bytes then count
+  // as bytes of no character, and no continuation byte may follow them).
+  for (const std::string prompt : {"Gr\u00fc\u00dfe, \u03ba\u03b1\u03bb\u03b7 \u4e2d"s, "Gr\u00fc\u00dfe \xce"s}) {
+    auto stream = open_stream(m, 3);
+    const std::string text = prompt + gen(*stream, prompt, o);
+    REQUIRE(text.size() == prompt.size() + 300);
+    size_t decided = 0;
+    const auto starts = decided_starts(text, 8, &decided);
+    auto check = open_stream(m, 3);
+    const float* logits = check->start(reinterpret_cast<const uint8_t*>(text.data()), prompt.size());
+    auto argmax = [&] {
+      int32_t best = -1;
+      for (int32_t s = 0; s < VOCAB; ++s)
+        if (s != BOS && check->emits(s) && (best < 0 || logits[s] > logits[best])) best = s;
+      return best;
+    };
+    if (prompt.back() == '\xce') CHECK(!check->emits(0xA9));
+    for (size_t i = prompt.size(); i < decided; ++i) {
+      const uint8_t b = uint8_t(text[i]);
+      CAPTURE(i);
+      if (std::binary_search(starts.begin(), starts.end(), i)) {
+        REQUIRE(argmax() == EOW);
+        logits = check->push(EOW);
+      }
+      REQUIRE(argmax() == int32_t(b));
+      logits = check->push(b);
+    }
+    CHECK(decided + 3 >= text.size());
   }
 }

@@ -83,6 +83,37 @@ TEST_CASE("scoring follows the window protocol: every byte once, windows no long
   CHECK(zstd_bpb(u, doc.size()) < 2.0);
 }
 
+TEST_CASE("a config's flags make it again; flags given with a model file must agree with it") {
+  const Config flat = Config::make("flat", {{"d_model", "64"}, {"n_layers", "1"}, {"ctx", "16"}, {"rope_base", "12345.678901234567"}});
+  const Config word = testing::word_model_config(64, 1, 12, 64, 1, 64, 1);
+  const Config patch = testing::patch_config("4x2", 64, 1, 64, 64, 1);
+  for (const Config* c : {&flat, &word, &patch}) {
+    std::map<std::string, std::string> given;
+    for (const auto& [field, text] : c->flags()) given[field->name] = text;
+    CHECK(Config::make(c->arch(), given) == *c);  // reals too, exactly
+    c->check_agrees(c->arch(), given, "the model");
+  }
+  // Agreeing flags, however spelled: another form of a number, one value for every stage, --ctx
+  // for a word model's context in words.
+  flat.check_agrees("", {{"d_model", "64"}, {"ffn_hidden", "192"}, {"norm_eps", "0.00001"}}, "the model");
+  word.check_agrees("word", {{"ctx", "12"}, {"dec_layers", "1"}}, "the model");
+  patch.check_agrees("", {{"inner_d_model", "64"}, {"patch", "4x2"}}, "the model");
+  // Contradicting ones name the flag, the given value and the model's.
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"d_model", "128"}}, "the --init model"),
+                       "--d-model 128 contradicts the --init model's 64", UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"n_layers", "2"}}, "M"), "--layers 2 contradicts M's 1", UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"rope_base", "12345.6789"}}, "M"),
+                       "--rope-base 12345.6789 contradicts M's 12345.678901234567", UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("word", {}, "M"), "--arch word contradicts M, a flat model", UsageError);
+  CHECK_THROWS_WITH_AS(word.check_agrees("", {{"ctx", "16"}}, "M"), "--ctx 16 contradicts M's 12", UsageError);
+  CHECK_THROWS_WITH_AS(patch.check_agrees("", {{"inner_layers", "1,2"}}, "M"), "--inner-layers 1,2 contradicts M's 1,1",
+                       UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"enc_d_model", "64"}}, "M"),
+                       "--enc-d-model contradicts M: a flat model has no such setting", UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"n_heads", "1"}}, "M"), doctest::Contains("no such setting"), UsageError);
+  CHECK_THROWS_WITH_AS(flat.check_agrees("", {{"d_model", "wide"}}, "M"), doctest::Contains("must be an integer"), UsageError);
+}
+
 TEST_CASE("--conditional lines: two strings, a blank line skipped, anything else a named error") {
   auto pair = parse_conditional(R"({"target":" to be","context":"To be, or not","n":1})");
   REQUIRE(pair);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a byte model on a dataset, with checkpoints, resume and metrics", "bytes-train"};
   TrainCommand cmd;
   cmd.define(app, resume_config(argc, argv));
+  cmd.init_given = on_command_line(argc, argv, "--init");
   cli::Common& common = cmd.common;
   TrainOptions& o = cmd.o;
   return cli::run(app, common, argc, argv, [&] {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     }
 
     o.config_text = app.config_to_str(true, false);
+    if (!o.init.empty() && !o.resume) spdlog::debug("starting from {} (XXH3-64 {})", o.init, o.init_checksum);
     spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch(), make_model(o.model, false)->n_params(), threads(),
                   matmul_impl(o.precision));
 

@@ -26,16 +26,27 @@ inline std::string resume_config(int argc, char** argv) {
   return resume && !has_config && !out.empty() ? out + "/config.toml" : "";
 }
 
+// Whether a flag is on the command line itself, not only in a config file.
+inline bool on_command_line(int argc, char** argv, const std::string& flag) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string a = argv[i]; a == flag || a.rfind(flag + "=", 0) == 0) return true;
+  return false;
+}
+
 struct TrainCommand {
   cli::Common common;
   TrainOptions o;
   std::map<std::string, std::string> model_flags;  // the model-size flags given, by field name
   std::string bytes_budget, time_budget, val_bytes = "64K";
   std::string arch = "flat";
+  // --init on the command line: it cannot go with --resume (a resumed run's config.toml names its
+  // parent too, as a record).
+  bool init_given = false;
   CLI::Option* precision_option = nullptr;
 
   // Adds every option to app; config_default is the config file read when --config is not given.
   void define(CLI::App& app, const std::string& config_default) {
+    app_ = &app;
     cli::init(app, common);
     cli::add_json(app, common);
     cli::add_threads(app, common);
@@ -47,10 +58,15 @@ struct TrainCommand {
     app.add_option("-o,--output", o.run_dir, "Run directory: model, training state, config, metrics")->required()
         ->type_name("RUN");
     app.add_flag("--resume", o.resume, "Continue the run in the output directory where it stopped");
+    app.add_option("--init", o.init,
+                   "Start a new run from this model file's weights, architecture and sizes (size flags may only "
+                   "repeat them), with a fresh optimizer, schedule and budget")->type_name("MODEL");
+    // The parent's checksum, recorded in config.toml: --config RUN/config.toml checks the file is the same.
+    app.add_option("--init-checksum", o.init_checksum)->group("");
     std::string archs;
     for (const Architecture* a : architectures()) archs += "; " + a->name + " (" + a->help + ")";
-    app.add_option("--arch", arch, "Architecture: " + archs.substr(2))->check(CLI::IsMember(architecture_names()))
-        ->default_str("flat");
+    arch_option_ = app.add_option("--arch", arch, "Architecture: " + archs.substr(2))
+        ->check(CLI::IsMember(architecture_names()))->default_str("flat");
     add_model_options(app, model_flags);
     app.add_option("--batch", o.batch, "Sequences per micro-batch")->check(CLI::Range(1, 1 << 16))->default_str("32");
     app.add_option("--accum", o.accum, "Micro-batches per optimizer step")->check(CLI::Range(1, 1 << 16))->default_str("1");
@@ -62,7 +78,8 @@ struct TrainCommand {
         ->check(CLI::Range(0.0, 1.0))->default_str("0.1");
     app.add_option("--clip", o.clip, "Clip the gradient's global norm (0: off)")->check(CLI::Range(0.0, 1e6))->default_str("1");
     precision_option = cli::add_precision(app, o.precision, "Matrix work in f32 or bf16 (fp32 master weights)");
-    app.add_option("--steps", o.max_steps, "Budget: optimizer steps")->check(CLI::PositiveNumber);
+    steps_option_ = app.add_option("--steps", o.max_steps, "Budget: optimizer steps (0 with --init: the run made, untrained)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--bytes", bytes_budget, "Budget: training bytes (e.g. 50M)");
     app.add_option("--time", time_budget, "Budget: wall time (e.g. 600, 10m, 1h)");
     app.add_option("--val-every", o.val_every, "Validate every N steps (0: only at the end)")->check(CLI::NonNegativeNumber)
@@ -73,21 +90,57 @@ struct TrainCommand {
     app.add_option("--log-every", o.log_every, "Log a line every N steps")->check(CLI::PositiveNumber)->default_str("10");
   }
 
-  // After parsing: checks what the parser cannot and fills o (throws UsageError).
+  // After parsing: checks what the parser cannot and fills o (throws UsageError; Error for an --init
+  // file that is not a model).
   void finish() {
     // An empty value (-o "", or output = "" in a config file) satisfies the parser but names nothing.
     if (o.dataset.empty()) throw UsageError("--data must name a dataset file");
     if (o.run_dir.empty()) throw UsageError("--output must name a run directory");
-  o.model = Config::make(arch, model_flags);
-  o.seed = common.seed;
-  if (!bytes_budget.empty()) {
-    o.max_bytes = parse_size(bytes_budget);
-    if (o.max_bytes == 0) throw UsageError("--bytes must be positive");
+    if (init_given && o.resume) throw UsageError("--init starts a new run and --resume continues one: give one of them");
+    // Not stdin: the file is read more than once, and its name is the run's record of its parent.
+    // (An empty one is none: a config file writes init = "" for a run from scratch.)
+    if (o.init == "-") throw UsageError("--init must name a model file, not stdin");
+    o.seed = common.seed;
+    if (!bytes_budget.empty()) {
+      o.max_bytes = parse_size(bytes_budget);
+      if (o.max_bytes == 0) throw UsageError("--bytes must be positive");
+    }
+    if (!time_budget.empty()) o.max_seconds = parse_duration(time_budget);
+    o.val_bytes = parse_size(val_bytes);
+    const bool zero_steps = steps_option_->count() > 0 && o.max_steps == 0;
+    if (zero_steps && o.init.empty()) throw UsageError("--steps must be positive (0 only with --init)");
+    if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0 && !zero_steps)
+      throw UsageError("give a training budget: --steps, --bytes or --time");
+    if (!o.init.empty() && !o.resume)
+      from_init();
+    else
+      o.model = Config::make(arch, model_flags);
   }
-  if (!time_budget.empty()) o.max_seconds = parse_duration(time_budget);
-  o.val_bytes = parse_size(val_bytes);
-  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
-    throw UsageError("give a training budget: --steps, --bytes or --time");  }
+
+ private:
+  CLI::App* app_ = nullptr;
+  CLI::Option *arch_option_ = nullptr, *steps_option_ = nullptr;
+
+  // A new run from a model file: its architecture and sizes are the model's (flags may repeat them,
+  // not change them). They and the file's checksum go into the run's config.toml as options, so
+  // that --resume makes this model again without the file and --config checks it is the same.
+  void from_init() {
+    const Config parent = read_model_config(o.init);
+    parent.check_agrees(arch_option_->count() > 0 ? arch : "", model_flags, "the --init model");
+    o.model = parent;
+    if (o.init_checksum.empty()) o.init_checksum = file_checksum(o.init);  // else train() checks it
+    auto record = [&](const std::string& flag, const std::string& value) {
+      CLI::Option* option = app_->get_option(flag);
+      option->clear();
+      option->add_result(value);
+    };
+    // (Cleared first: --ctx may have named a word model's ctx_words, recorded as --ctx-words.)
+    for (CLI::Option* option : app_->get_options([](const CLI::Option* x) { return x->get_group().rfind("Model", 0) == 0; }))
+      option->clear();
+    record("--arch", parent.arch());
+    record("--init-checksum", o.init_checksum);
+    for (const auto& [field, value] : parent.flags()) record(field->flag(), value);
+  }
 };
 
 }  // namespace bytes

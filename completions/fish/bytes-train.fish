@@ -10,6 +10,7 @@ complete -c bytes-train -l config -r -d 'Read options from a TOML file'
 complete -c bytes-train -s d -l data -r -d 'Dataset to train on'
 complete -c bytes-train -s o -l output -r -d 'Run directory'
 complete -c bytes-train -l resume -d 'Continue the run in the output directory'
+complete -c bytes-train -l init -r -F -d 'Start a new run from a model file'
 complete -c bytes-train -l arch -x -a 'flat word patch' -d 'Architecture'
 complete -c bytes-train -l precision -x -a 'f32 bf16' -d 'Matrix precision'
 for opt in batch accum lr min-lr warmup weight-decay clip steps bytes time val-every val-bytes checkpoint-every log-every
@@ -29,4 +30,4 @@ for line in (bytes-train --help 2>/dev/null)
   end
 end
 complete -c bytes-train -l patch -x -a '8 16x4 64x8x4'
-complete -c bytes-train -l word-rule -x -a 'whitespace spacelike'
+complete -c bytes-train -l word-rule -x -a 'whitespace spacelike hat'

@@ -57,4 +57,35 @@ case_usage-errors() {
   [ ! -e r ] || fail "a usage error created the run directory"
 }
 
+# A patch model continued with --init: 0 steps are the parent; its sizes come from the file (flags
+# that agree are taken, one --inner-d-model for every stage among them); it trains, and resumes
+# exactly without the file.
+case_init() {
+  dataset
+  # shellcheck disable=SC2086
+  bytes-train -q $tiny -d d.bds -o parent --steps 20 --lr 3e-3 --warmup 5
+  local p=parent/model.safetensors common="--batch 4 --val-bytes 2K --val-every 5 --log-every 1 -d d.bds"
+  # shellcheck disable=SC2086
+  bytes-train -q --init $p $common -o zero --steps 0
+  same $p zero/model.safetensors
+  for args in "--ctx 128" "--patch 8" "--inner-d-model 128" "--inner-layers 1,2" "--arch word" "--word-cap 16"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-train --init $p -d d.bds -o r --steps 2 $args
+    expect_error_line bytes-train
+  done
+  [ ! -e r ] || fail "a refused --init left a run directory"
+  # shellcheck disable=SC2086
+  bytes-train -q --init $p --ctx 64 --patch 4x2 --inner-d-model 64 $common -o whole --steps 10
+  python3 - <<'PY' || fail "continued patch run"
+import json
+rows = [json.loads(l) for l in open("whole/metrics.jsonl")]
+parent = [json.loads(l) for l in open("parent/metrics.jsonl")]
+assert rows[0]["init"] == "parent/model.safetensors" and rows[0]["train_bpb"] < parent[0]["train_bpb"] - 1, (rows[0], parent[0])
+PY
+  # The run made at step 0 trains, with its parent gone, what the straight run trained.
+  mv parent gone
+  bytes-train -q --resume -o zero --steps 10
+  same whole/model.safetensors zero/model.safetensors
+}
+
 run_case "$@"

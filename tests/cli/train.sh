@@ -209,4 +209,98 @@ case_one_writer() {
   wait $writer || true
 }
 
+# --init: a new run from a model's weights. Continued for 0 steps it is the parent (the same file,
+# the same bpb); continued on the same data it starts where the parent got to, far below a fresh
+# run; its config and every metrics row name the parent and its checksum; the config repeats it.
+case_init() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o parent --steps 60 --lr 3e-3 --warmup 10
+  bytes-train -q --init parent/model.safetensors -d d.bds -o zero --steps 0 --batch 4
+  same parent/model.safetensors zero/model.safetensors
+  bytes-eval --json -m parent/model.safetensors --data d.bds --max-bytes 2K >a
+  bytes-eval --json -m zero/model.safetensors --data d.bds --max-bytes 2K >b
+  python3 -c 'import json; a, b = (json.load(open(f))["bpb"] for f in "ab"); assert a == b and a < 6, (a, b)' \
+    || fail "the 0-step run evaluates otherwise than its parent"
+  local args="--batch 4 --val-bytes 2K --val-every 0 --log-every 1 -d d.bds --steps 3"
+  bytes-train -q $args --init parent/model.safetensors -o cont
+  bytes-train -q $args --d-model 64 --layers 1 --ctx 32 -o fresh
+  python3 - <<'PY' || fail "continued run"
+import json, re
+rows = [json.loads(l) for l in open("cont/metrics.jsonl")]
+fresh = [json.loads(l) for l in open("fresh/metrics.jsonl")]
+parent = [json.loads(l) for l in open("parent/metrics.jsonl")]
+# Its first steps train on what the parent learnt: about the parent's last bpb (a batch of 128
+# bytes is noisy: the mean of three), where a fresh run starts at ~8 bits a byte.
+mean = lambda rs: sum(r["train_bpb"] for r in rs) / len(rs)
+assert len(rows) == len(fresh) == 3 and mean(rows) < mean(fresh) - 2, (rows, fresh)
+assert mean(rows) < parent[-1]["val_bpb"] + 0.5, (rows, parent[-1])
+# A fresh schedule: warmup from step 0 (the parent's own ended at lr 3e-4).
+assert rows[0]["lr"] == 1e-5, rows[0]
+conf = open("cont/config.toml").read()
+checksum = re.search(r'^init-checksum="([0-9a-f]{16})"$', conf, re.M).group(1)
+assert re.search(r'^init="parent/model.safetensors"$', conf, re.M), conf
+assert all(r["init"] == "parent/model.safetensors" and r["init_checksum"] == checksum for r in rows), rows
+assert "init" not in fresh[0] and 'init=""' in open("fresh/config.toml").read()
+PY
+  bytes-train -q --config cont/config.toml -o again
+  same cont/model.safetensors again/model.safetensors
+  # The config names the parent by its checksum: another file under that name is refused.
+  sed 's/^init-checksum=.*/init-checksum="0123456789abcdef"/' cont/config.toml >other.toml
+  expect_exit 1 bytes-train --config other.toml -o other
+  expect_error_line bytes-train
+  grep -q 'checksum' err || fail "the refusal does not say why: $(cat err)"
+  [ ! -e other ] || fail "a refused --init left a run directory"
+}
+
+# Size flags must agree with the --init model (the same value, however spelled) and training
+# flags apply; --init with --resume, and a file that is not a model, are refused.
+case_init_flags() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o parent --steps 2
+  local p=parent/model.safetensors
+  for args in "--d-model 128" "--layers 2" "--ctx 64" "--arch word" "--rope-base 500000" "--enc-d-model 64" \
+              "--ffn-hidden 128" "--d-model x"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-train --init $p -d d.bds -o r --steps 2 $args
+    expect_error_line bytes-train
+    grep -q -- "${args%% *}" err || fail "the refusal of $args does not name the flag: $(cat err)"
+  done
+  expect_exit 2 bytes-train --init $p -d d.bds -o r --steps 2 --ctx 64
+  grep -q -- "--ctx 64 contradicts the --init model's 32" err || fail "the refusal does not give both values: $(cat err)"
+  bytes-train -q --init $p -d d.bds -o ok --steps 2 --arch flat --d-model 64 --ctx 32 --ffn-hidden 192 --norm-eps 0.00001 \
+    --batch 2 --lr 5e-4 --warmup 1 --seed 7 --val-bytes 1K
+  grep -q '^batch=2$' ok/config.toml && grep -q '^seed=7$' ok/config.toml || fail "training flags were not taken"
+  [ "$(python3 -c 'import json; print(json.loads(open("ok/metrics.jsonl").readline())["lr"])')" = 0.0005 ] \
+    || fail "--lr was not taken"
+  expect_exit 2 bytes-train --resume --init $p -o ok
+  expect_error_line bytes-train
+  expect_exit 2 bytes-train --init - -d d.bds -o r --steps 2 <$p
+  expect_error_line bytes-train
+  head -c 900 $p >short.safetensors
+  head -c "$(($(stat -c %s $p) - 64))" $p >cut.safetensors
+  cp $p corrupt.safetensors
+  printf '\377' | dd of=corrupt.safetensors bs=1 seek=12 conv=notrunc status=none  # in the JSON header
+  cp $p nan.safetensors
+  printf '\377\377\377\377' | dd of=nan.safetensors bs=1 seek="$(($(stat -c %s $p) - 4))" conv=notrunc status=none
+  for bad in missing.safetensors short.safetensors cut.safetensors corrupt.safetensors nan.safetensors d.bds; do
+    expect_exit 1 bytes-train --init $bad -d d.bds -o r --steps 2
+    expect_error_line bytes-train
+    grep -q "$bad" err || fail "the error does not name $bad: $(cat err)"
+  done
+  [ ! -e r ] || fail "a refused --init left a run directory"
+}
+
+# A run from --init resumes exactly, and never needs its parent again: a run made at step 0 and
+# resumed with the parent gone trains what a straight run with that budget trains.
+case_init_resume() {
+  dataset
+  bytes-train -q $tiny -d d.bds -o parent --steps 20
+  resume_exact "--init parent/model.safetensors --batch 4 --val-bytes 2K -d d.bds --steps 200 --val-every 100 --log-every 1"
+  bytes-train -q --init parent/model.safetensors --batch 4 -d d.bds -o whole --steps 30
+  bytes-train -q --init parent/model.safetensors --batch 4 -d d.bds -o made --steps 0
+  mv parent gone
+  bytes-train -q --resume -o made --steps 30
+  same whole/model.safetensors made/model.safetensors
+}
+
 run_case "${1//-/_}"

@@ -65,6 +65,55 @@ case_gen() {
   [ ! -s err ] || fail "head -c 10 left stderr: $(cat err)"
   expect_exit 1 sh -c 'bytes-gen -m run/model.safetensors -n 100 -p x --ignore-end >/dev/full'
   expect_error_line bytes-gen
+  hat_rule
+}
+
+# The hat rule (HAT's own splitter) through the three programs, on German, Greek, CJK and emoji:
+# characters of 1 to 4 bytes, decided when their last byte has arrived.
+hat_rule() {
+  python3 - <<'PY'
+import random
+random.seed(1)
+words = ["Grüße", "Straße", "Ärger", "καλημέρα", "Αθήνα", "中文", "字符", "😀", "👍🏽", "howAreYou", "can't", "ok,",
+         "x+y", "the", "and", "🇩🇪", "e\u0301"]
+for name, n in (("htrain.txt", 2500), ("hval.txt", 400)):
+    with open(name, "w") as f:
+        for _ in range(n):
+            f.write(" ".join(random.choice(words) for _ in range(random.randint(1, 6))) + random.choice([".\n", "\n", "!\n"]))
+PY
+  bytes-prep -q --train-input htrain.txt --val-input hval.txt -o h.bds
+  # shellcheck disable=SC2086
+  bytes-train -q $tiny --word-rule hat --word-cap 16 -d h.bds -o hrun --steps 20
+  python3 - <<'PY' || fail "hat: config"
+import json, struct
+d = open("hrun/model.safetensors", "rb").read()
+config = json.loads(json.loads(d[8:8 + struct.unpack_from("<Q", d)[0]])["__metadata__"]["config"])
+assert config["word_rule"] == "hat" and config["word_cap"] == 16, config
+PY
+  hm=hrun/model.safetensors
+  bytes-eval --json -m $hm --data h.bds --max-bytes 2K >ev
+  python3 -c '
+import json
+e = json.load(open("ev")); last = [json.loads(l) for l in open("hrun/metrics.jsonl")][-1]
+assert abs(e["bpb"] - last["val_bpb"]) < 1e-3, (e, last)' || fail "hat: bytes-eval disagrees with the run's validation"
+  bytes-eval --json -m $hm --stride 5 <hval.txt >total
+  bytes-eval -q -m $hm --stride 5 --per-byte - <hval.txt >bytes.tsv
+  [ "$(wc -l <bytes.tsv)" = "$(stat -c %s hval.txt)" ] || fail "hat: per-byte lines != bytes"
+  python3 -c '
+import json
+t = json.load(open("total")); rows = [l.split("\t") for l in open("bytes.tsv")]
+s = sum(float(r[2]) for r in rows)
+assert abs(s - t["bits"]) <= 5e-5 * len(rows) + 1e-5, (s, t)' || fail "hat: per-byte sum"
+  # Greedy is deterministic and -n 60 a prefix of -n 150; a prompt may end inside a character.
+  for p in "Grüße " $'\xce'; do
+    bytes-gen -m $hm -t 0 -n 150 --ignore-end -p "$p" >a
+    bytes-gen -m $hm -t 0 -n 60 --ignore-end -p "$p" >b
+    [ "$(stat -c %s a)" = 150 ] || fail "hat: -n 150 wrote $(stat -c %s a) bytes"
+    cmp -s <(head -c 60 a) b || fail "hat: -n 60 is not a prefix of -n 150"
+    # bytes-eval reads prompt and output back, a byte a line.
+    { printf '%s' "$p"; cat a; } | bytes-eval -q -m $hm --per-byte - >gen.tsv
+    [ "$(wc -l <gen.tsv)" = $((150 + ${#p})) ] || fail "hat: bytes-eval of the generated text"
+  done
 }
 
 case_resume-exact() {
@@ -81,6 +130,37 @@ case_usage-errors() {
     expect_error_line bytes-train
   done
   [ ! -e r ] || fail "a usage error created the run directory"
+}
+
+# A word model continued with --init: 0 steps are the parent; its sizes and word rule come from the
+# file (flags that agree are taken, --ctx among them, read as --ctx-words); it trains, and resumes
+# exactly without the file.
+case_init() {
+  dataset
+  # shellcheck disable=SC2086
+  bytes-train -q $tiny -d d.bds -o parent --steps 20 --lr 3e-3 --warmup 5
+  local p=parent/model.safetensors common="--batch 4 --val-bytes 2K --val-every 5 --log-every 1 -d d.bds"
+  # shellcheck disable=SC2086
+  bytes-train -q --init $p $common -o zero --steps 0
+  same $p zero/model.safetensors
+  for args in "--ctx 32" "--enc-layers 2" "--word-rule spacelike" "--word-cap 16" "--arch flat" "--patch 8"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-train --init $p -d d.bds -o r --steps 2 $args
+    expect_error_line bytes-train
+  done
+  [ ! -e r ] || fail "a refused --init left a run directory"
+  # shellcheck disable=SC2086
+  bytes-train -q --init $p --ctx 16 --word-rule whitespace $common -o whole --steps 10
+  python3 - <<'PY' || fail "continued word run"
+import json
+rows = [json.loads(l) for l in open("whole/metrics.jsonl")]
+parent = [json.loads(l) for l in open("parent/metrics.jsonl")]
+assert rows[0]["init"] == "parent/model.safetensors" and rows[0]["train_bpb"] < parent[0]["train_bpb"] - 1, (rows[0], parent[0])
+PY
+  # The run made at step 0 trains, with its parent gone, what the straight run trained.
+  mv parent gone
+  bytes-train -q --resume -o zero --steps 10
+  same whole/model.safetensors zero/model.safetensors
 }
 
 run_case "$@"

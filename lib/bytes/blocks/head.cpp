@@ -26,8 +26,7 @@ void Head::backward(const float* W, float* G, const float* y, float grad_scale, 
   const int64_t N = int64_t(targets_.size());
   // The logits become their gradient in place.
   kernels::cross_entropy(logits_.data(), targets_.data(), N, VOCAB, grad_scale, nullptr);
-  linear_backward_weight(logits_.data(), y, G + offset_, N, d_, VOCAB, p);
-  linear_backward_input(logits_.data(), W + offset_, dy, N, d_, VOCAB, false, p);
+  linear_backward(logits_.data(), y, W + offset_, dy, G + offset_, N, d_, VOCAB, p);
 }
 
 const float* Head::row(const float* W, const float* y, Precision p) {

@@ -121,20 +121,16 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
     LayerParams w = layer(W, l), g = layer(G, l);
     LayerActs& a = acts_[size_t(l)];
     // y = hmid + s·w2ᵀ: dh flows straight through the residual.
-    linear_backward_weight(dh, a.s.data(), g.w2, N, hid, d, p);
-    linear_backward_input(dh, w.w2, ds_.data(), N, hid, d, false, p);
+    linear_backward(dh, a.s.data(), w.w2, ds_.data(), g.w2, N, hid, d, p);
     k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
-    linear_backward_weight(dgu_.data(), a.bn.data(), g.w13, N, d, 2 * hid, p);
-    linear_backward_input(dgu_.data(), w.w13, dbn_.data(), N, d, 2 * hid, false, p);
+    linear_backward(dgu_.data(), a.bn.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid, p);
     k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm);
     // hmid = x + o·woᵀ
-    linear_backward_weight(dh, a.o.data(), g.wo, N, d, d, p);
-    linear_backward_input(dh, w.wo, do_.data(), N, d, d, false, p);
+    linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
     k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
                           shape_.causal, dqkv_.data());
     k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true);
-    linear_backward_weight(dqkv_.data(), a.a.data(), g.wqkv, N, d, 3 * d, p);
-    linear_backward_input(dqkv_.data(), w.wqkv, da_.data(), N, d, 3 * d, false, p);
+    linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
     k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);
   }
   std::memcpy(dx, dh, size_t(N * d) * sizeof(float));

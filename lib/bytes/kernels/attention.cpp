@@ -51,17 +51,29 @@ inline v8 exp8(v8 x) {
   return p * scale;
 }
 
+// On a tile where query row i sees key j ≤ i only (the causal diagonal), the parts of a product
+// that are masked need not be computed: they are zeros or never read.
+enum class Diagonal {
+  none,
+  cols_to_row,   // C's columns past a register block's last row are not read (scores)
+  inner_to_row,  // A's columns past a block's last row are zero (P·V, dS·K)
+  inner_from_row // A's columns before a block's first row are zero (Pᵀ·dO, dSᵀ·Q)
+};
+
 // C (M × N, ldc) = or += A (M × K, lda) · B (K × N, ldb), N a multiple of NR: the small products
 // of one attention tile, in MR × NR register blocks.
 void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-               int64_t ldc, bool accumulate) {
+               int64_t ldc, bool accumulate, Diagonal diag = Diagonal::none) {
   for (int64_t i = 0; i < M; i += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - i);
     const float* a[MR];
     for (int64_t r = 0; r < MR; ++r) a[r] = A + (i + std::min(r, mr - 1)) * lda;
-    for (int64_t j = 0; j < N; j += NR) {
+    const int64_t n_end = diag == Diagonal::cols_to_row ? std::min(N, (i + mr + NR - 1) / NR * NR) : N;
+    const int64_t k_end = diag == Diagonal::inner_to_row ? std::min(K, i + mr) : K;
+    const int64_t k_begin = diag == Diagonal::inner_from_row ? std::min(K, i) : 0;
+    for (int64_t j = 0; j < n_end; j += NR) {
       v8 c[MR][2] = {};
-      for (int64_t k = 0; k < K; ++k) {
+      for (int64_t k = k_begin; k < k_end; ++k) {
         const v8 b0 = load8(B + k * ldb + j), b1 = load8(B + k * ldb + j + W);
         for (int64_t r = 0; r < MR; ++r) {
           const v8 av = splat(a[r][k]);
@@ -196,7 +208,9 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           std::fill(w.acc.begin(), w.acc.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
+            const bool diagonal = causal && j0 == i0;
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false,
+                      diagonal ? Diagonal::cols_to_row : Diagonal::none);
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
               const int64_t visible = visible_keys(causal, cols, i0 + r, j0);
@@ -207,7 +221,8 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
               float* acc = w.acc.data() + r * hd;
               for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
             }
-            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, true);
+            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, true,
+                      diagonal ? Diagonal::inner_to_row : Diagonal::none);
           }
           for (int64_t r = 0; r < rows; ++r) {
             const float inv = 1.0f / w.l[size_t(r)];
@@ -251,8 +266,10 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           std::fill(w.dq.begin(), w.dq.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false);
-            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.acc.data(), tile, false);  // dP
+            const bool diagonal = causal && j0 == i0;
+            const Diagonal masked_cols = diagonal ? Diagonal::cols_to_row : Diagonal::none;
+            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false, masked_cols);
+            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.acc.data(), tile, false, masked_cols);  // dP
             for (int64_t r = 0; r < rows; ++r) {
               float *p = w.s.data() + r * tile, *dp = w.acc.data() + r * tile;
               exp_row(p, lse[(row0 + i0 + r) * H + h], visible_keys(causal, cols, i0 + r, j0), c16);
@@ -260,11 +277,13 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
               for (int64_t c = 0; c < c16; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
             }
             // Pᵀ and dSᵀ: c16 × rows, the reduction over the tile's query rows.
+            const Diagonal from = diagonal ? Diagonal::inner_from_row : Diagonal::none;
             transpose(w.s.data(), rows, c16, tile, tile, w.pt.data());
-            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true);
+            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true, from);
             transpose(w.acc.data(), rows, c16, tile, tile, w.pt.data());
-            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true);
-            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true);
+            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
+            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true,
+                      diagonal ? Diagonal::inner_to_row : Diagonal::none);
           }
           for (int64_t r = 0; r < rows; ++r) {
             float* dq = dqkv + (row0 + i0 + r) * stride + h * hd;

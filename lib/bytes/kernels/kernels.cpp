@@ -140,6 +140,8 @@ ATTENTION_BUILD(avx2)
 ATTENTION_BUILD(generic)
 #undef ATTENTION_BUILD
 
+const char* attention_impl() { return has_avx512() ? "avx512" : has_avx2_fma() ? "avx2" : "generic"; }
+
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse) {
   const auto f = has_avx512() ? avx512::attention_forward : has_avx2_fma() ? avx2::attention_forward

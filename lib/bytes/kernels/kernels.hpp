@@ -37,6 +37,8 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
 
 // One query row q (H heads of hd) against n cached keys and values (rows of H·hd, keys already
 // rotated), for generation: out = softmax(q·kᵀ/√hd)·v per head.
+// The attention build this CPU runs: "avx512", "avx2" or "generic".
+const char* attention_impl();
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out);
 
 // gu rows are [gate (hid) | up (hid)]; s = silu(gate) ⊙ up.

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <dnnl.hpp>
 #include <list>
 #include <map>
@@ -189,29 +190,14 @@ size_t matmul_cache_size() {
   return cache().recent.size();
 }
 
-void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
-  if (g.m == 0 || g.n == 0) return;
-  if (g.k == 0) {
-    if (!g.accumulate)
-      for (int64_t i = 0; i < g.m * g.n; ++i) c[i] = 0;
-    return;
-  }
-  const bool one_row = g.m == 1 && !g.trans_a && g.trans_b;
-  // One row reads bf16 weights on any CPU; more rows need bf16 matrix kernels.
-  if (one_row && p == Precision::bf16)
-    if (const bf16_t* w = bf16_copy_of(b)) return gemv(a, w, c, g.n, g.k, g.accumulate);
-  if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
-  if (one_row && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
+namespace {
+
+// C = op(A)·op(B) on operands already in p's type (f32 or bf16) through the cached primitive.
+void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
   const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
   Cached& cached = *held;
-  if (p == Precision::bf16) {
-    thread_local std::vector<bf16_t> a16, b16;
-    cached.a.set_data_handle(const_cast<bf16_t*>(as_bf16(a, size_t(g.m * g.k), a16)));
-    cached.b.set_data_handle(const_cast<bf16_t*>(as_bf16(b, size_t(g.k * g.n), b16)));
-  } else {
-    cached.a.set_data_handle(const_cast<float*>(a));
-    cached.b.set_data_handle(const_cast<float*>(b));
-  }
+  cached.a.set_data_handle(const_cast<void*>(a));
+  cached.b.set_data_handle(const_cast<void*>(b));
   cached.c.set_data_handle(c);
   // A tiny product (a small model's one-token step) runs on this thread: oneDNN reads the thread
   // count at execution, and a fork would cost more than the product.
@@ -220,6 +206,53 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
   if (tiny) omp_set_num_threads(1);
   cached.prim.execute(stream(), {{DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}});
   if (tiny) omp_set_num_threads(threads);
+}
+
+// Buffers for operands rounded to bf16 by one call (one per operand a call may round).
+struct Scratch16 {
+  std::vector<bf16_t> a, b, c;
+};
+Scratch16& scratch16() {
+  thread_local Scratch16 s;
+  return s;
+}
+
+// An empty product: C untouched, or zeros.
+bool empty_product(const Gemm& g, float* c) {
+  if (g.m == 0 || g.n == 0) return true;
+  if (g.k > 0) return false;
+  if (!g.accumulate) std::fill(c, c + g.m * g.n, 0.0f);
+  return true;
+}
+
+}  // namespace
+
+void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
+  if (empty_product(g, c)) return;
+  const bool one_row = g.m == 1 && !g.trans_a && g.trans_b;
+  // One row reads bf16 weights on any CPU; more rows need bf16 matrix kernels.
+  if (one_row && p == Precision::bf16)
+    if (const bf16_t* w = bf16_copy_of(b)) return gemv(a, w, c, g.n, g.k, g.accumulate);
+  if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
+  if (one_row && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
+  if (p == Precision::f32) return execute(g, p, a, b, c);
+  Scratch16& s = scratch16();
+  execute(g, p, as_bf16(a, size_t(g.m * g.k), s.a), as_bf16(b, size_t(g.k * g.n), s.b), c);
+}
+
+void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
+                     int64_t out, Precision p) {
+  const Gemm weight{out, in, rows, true, false, true}, input{rows, in, out, false, false, false};
+  if (p == Precision::f32 || !bf16_native() || empty_product(weight, dw) || empty_product(input, dx)) {
+    linear_backward_weight(dy, x, dw, rows, in, out, p);
+    linear_backward_input(dy, w, dx, rows, in, out, false, p);
+    return;
+  }
+  // dy rounded once for both products.
+  Scratch16& s = scratch16();
+  const bf16_t* dy16 = as_bf16(dy, size_t(rows * out), s.c);
+  execute(weight, p, dy16, as_bf16(x, size_t(rows * in), s.a), dw);
+  execute(input, p, dy16, as_bf16(w, size_t(out * in), s.b), dx);
 }
 
 std::string matmul_impl(Precision p) {

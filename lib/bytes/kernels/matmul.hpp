@@ -46,6 +46,10 @@ inline void linear_backward_weight(const float* dy, const float* x, float* dw, i
   matmul({out, in, rows, true, false, true}, dy, x, dw, p);
 }
 
+// Both at once, dw += dyᵀ·x and dx = dy·w: in bf16, dy is rounded once for the two.
+void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
+                     int64_t out, Precision p = Precision::f32);
+
 // The oneDNN implementation behind f32 and bf16 matmuls on this CPU (e.g. "brg:avx2").
 std::string matmul_impl(Precision p);
 // Whether oneDNN has bf16 matrix kernels for this CPU; if not, bf16 products run in f32.

@@ -47,7 +47,10 @@ std::string text_of(const FieldValue& v) {
     std::string operator()(const std::string& s) { return s; }
     std::string operator()(const std::vector<int64_t>& xs) {
       std::string s;
-      for (int64_t x : xs) s += (s.empty() ? "" : ",") + std::to_string(x);
+      for (int64_t x : xs) {
+        if (!s.empty()) s += ',';
+        s += std::to_string(x);  // (not ",", + to_string(x): g++ 12 warns -Wrestrict, wrongly)
+      }
       return s;
     }
   } visit;
@@ -255,6 +258,57 @@ std::string Config::summary() const {
     if (!arch_->fields[i].derive && arch_->fields[i].type != Field::Type::real)
       s += " " + values_[i].first + " " + text_of(values_[i].second);
   return s;
+}
+
+namespace {
+
+// A value as a flag gives it, a real in its shortest exact form so that it reads back as itself.
+std::string flag_text(const FieldValue& v) {
+  if (const double* x = std::get_if<double>(&v)) return nlohmann::json(*x).dump();
+  return text_of(v);
+}
+
+// The flag that sets the field of this name in any architecture ("n_layers" is --layers).
+std::string flag_of(const std::string& name) {
+  for (const Architecture* a : architectures())
+    for (const Field& f : a->fields)
+      if (f.name == name) return f.flag();
+  Field probe;
+  probe.name = name;
+  return probe.flag();
+}
+
+}  // namespace
+
+std::vector<std::pair<const Field*, std::string>> Config::flags() const {
+  std::vector<std::pair<const Field*, std::string>> out;
+  for (size_t i = 0; i < values_.size(); ++i)
+    if (!arch_->fields[i].fixed) out.emplace_back(&arch_->fields[i], flag_text(values_[i].second));
+  return out;
+}
+
+void Config::check_agrees(const std::string& arch, const std::map<std::string, std::string>& given,
+                          const std::string& whose) const {
+  if (!arch.empty() && arch != this->arch())
+    throw UsageError("--arch " + arch + " contradicts " + whose + ", a " + this->arch() + " model");
+  for (const auto& [name, text] : given) {
+    const std::string flag = flag_of(name);
+    const auto& fields = arch_->fields;
+    const auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return x.name == name || x.alias == name; });
+    if (f == fields.end() || f->fixed)
+      throw UsageError(flag + " contradicts " + whose + ": a " + this->arch() + " model has no such setting");
+    FieldValue v;
+    try {
+      v = parse_text(*f, text, flag);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+    const FieldValue& have = value(*f);
+    // One value given for a field of one value per stage stands for all of them, as in make().
+    if (auto* xs = std::get_if<std::vector<int64_t>>(&v); xs && xs->size() == 1)
+      xs->assign(std::get<std::vector<int64_t>>(have).size(), xs->front());
+    if (v != have) throw UsageError(flag + " " + text + " contradicts " + whose + "'s " + flag_text(have));
+  }
 }
 
 int64_t ffn_hidden_for(int64_t d) { return 64 * std::llround(8.0 * double(d) / 3.0 / 64.0); }

@@ -78,6 +78,16 @@ class Config {
   // "flat d_model 384 layers 6 ctx 256": the sizes given (fields neither derived nor real), for
   // reports.
   std::string summary() const;
+  // The settable fields' values as flags give them (reals exactly), in declaration order: with
+  // arch(), what Config::make takes to make this config again.
+  std::vector<std::pair<const Field*, std::string>> flags() const;
+  // A config that comes from a model file (bytes-train --init) and the size flags given with it:
+  // throws UsageError naming the first flag that contradicts it (a value of another meaning, or a
+  // field this architecture does not have), the config's value and the one given. `arch` is the
+  // architecture given ("" when none was), `given` the flags by field name as Config::make takes
+  // them, `whose` names the config in the message ("the --init model").
+  void check_agrees(const std::string& arch, const std::map<std::string, std::string>& given,
+                    const std::string& whose) const;
   bool operator==(const Config& o) const { return arch_ == o.arch_ && values_ == o.values_; }
 
  private:

@@ -1,9 +1,11 @@
 #include "bytes/models/model.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "bytes/base/error.hpp"
+#include "bytes/base/hash.hpp"
 #include "bytes/base/io.hpp"
 #include "bytes/formats/safetensors.hpp"
 
@@ -95,6 +97,16 @@ void save_model(const Model& model, const std::string& path) {
 }
 
 Config read_model_config(const std::string& path) { return config_of(SafetensorsFile(path), path); }
+
+std::string file_checksum(const std::string& path) {
+  InputFile in(path);
+  Xxh3 h;
+  std::vector<char> buf(1 << 20);
+  while (const size_t n = in.read(buf.data(), buf.size())) h.update(buf.data(), n);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h.digest()));
+  return hex;
+}
 
 std::unique_ptr<Model> load_model(const std::string& path, bool map) {
   SafetensorsFile file(path);

@@ -166,5 +166,8 @@ void save_model(const Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path, bool map = false);
 // Reads only the config from a model file's header.
 Config read_model_config(const std::string& path);
+// The XXH3-64 of a whole file (base/hash.hpp), as 16 hex digits: what a run started from a model
+// file (bytes-train --init) records of its parent.
+std::string file_checksum(const std::string& path);
 
 }  // namespace bytes

@@ -262,8 +262,8 @@ void PatchModel::stage_backward(size_t k) {
     const int64_t per = st.per_parent, width = per * d, Np = parent.rows;
     grow(parent.dcond, Np * width), grow(parent.dy, Np * parent.d);
     std::memcpy(parent.dcond.data(), st.dx.data(), size_t(Np * width) * sizeof(float));  // rows line up
-    linear_backward_weight(parent.dcond.data(), parent.y.data(), G + parent.cond, Np, parent.d, width, precision_);
-    linear_backward_input(parent.dcond.data(), W + parent.cond, parent.dy.data(), Np, parent.d, width, false, precision_);
+    linear_backward(parent.dcond.data(), parent.y.data(), W + parent.cond, parent.dy.data(), G + parent.cond, Np,
+                    parent.d, width, precision_);
   }
   if (k + 1 < stages_.size()) {
     const int64_t n = T_ / st.unit;
@@ -273,8 +273,8 @@ void PatchModel::stage_backward(size_t k) {
       std::fill(dx, dx + d, 0.0f);  // the start vector replaced the projection there
     }
     grow(st.dcond, Nk * st.unit * st.e);  // scratch: ∂loss/∂ the concatenated embeddings
-    linear_backward_weight(st.dx.data(), st.c.data(), G + st.proj, Nk, st.unit * st.e, d, precision_);
-    linear_backward_input(st.dx.data(), W + st.proj, st.dcond.data(), Nk, st.unit * st.e, d, false, precision_);
+    linear_backward(st.dx.data(), st.c.data(), W + st.proj, st.dcond.data(), G + st.proj, Nk, st.unit * st.e, d,
+                    precision_);
     k::embedding_backward(st.tokens.data(), Nk * st.unit, st.dcond.data(), st.e, G + st.embed);
   } else {
     k::embedding_backward(st.tokens.data(), Nk, st.dx.data(), d, G + st.embed);

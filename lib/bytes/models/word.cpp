@@ -22,8 +22,9 @@ struct Fields {
   StackFields enc = stack_fields("enc_", "the byte encoder", 256, 1);
   StackFields dec = stack_fields("dec_", "the byte decoder", 256, 2);
   Field word_rule = {.name = "word_rule", .type = Field::Type::text,
-                     .help = "How text is cut into words: whitespace, or spacelike (SpaceByte's)",
-                     .choices = {word_rule_name(WordRule::whitespace), word_rule_name(WordRule::spacelike)},
+                     .help = "How text is cut into words: whitespace, spacelike (SpaceByte's) or hat (HAT's)",
+                     .choices = {word_rule_name(WordRule::whitespace), word_rule_name(WordRule::spacelike),
+                                 word_rule_name(WordRule::hat)},
                      .fallback = word_rule_name(WordRule::whitespace)};
   Field word_cap = {.name = "word_cap", .help = "Longest word in bytes; longer ones are cut at characters", .lo = 4,
                     .hi = 4096, .fallback = "32"};
@@ -184,11 +185,9 @@ void WordModel::backward(float grad_scale) {
   std::fill(dcond_.begin(), dcond_.begin() + Nw * dd, 0.0f);
   add_rows_backward(dx_.data(), cond_of_row_.data(), Nd, dd, dcond_.data());
   // Backbone and the projections around it.
-  linear_backward_weight(dcond_.data(), bb_y_.data(), G + cond_, Nw, D, dd, precision_);
-  linear_backward_input(dcond_.data(), W + cond_, dbb_.data(), Nw, D, dd, false, precision_);
+  linear_backward(dcond_.data(), bb_y_.data(), W + cond_, dbb_.data(), G + cond_, Nw, D, dd, precision_);
   backbone_.backward(W, G, dbb_.data(), dbb_.data(), precision_);
-  linear_backward_weight(dbb_.data(), wv_.data(), G + proj_, Nw, de, D, precision_);
-  linear_backward_input(dbb_.data(), W + proj_, dwv_.data(), Nw, de, D, false, precision_);
+  linear_backward(dbb_.data(), wv_.data(), W + proj_, dwv_.data(), G + proj_, Nw, de, D, precision_);
   // Encoder: only each word token's output row was used.
   std::fill(dy_.begin(), dy_.begin() + Ne * de, 0.0f);
   for (int64_t u = 0; u < Nw; ++u)

@@ -28,14 +28,19 @@ class WordBatches final : public Batches {
     WordSplitter cut = model.splitter();
     const auto& starts = split.doc_starts();
     size_t doc = 0;
+    uint64_t base = 0;  // the document's offset
+    auto add = [&](uint64_t offset) { items_.push_back((base + offset) * 2); };
     for (uint64_t i = 0; i < text_.size(); ++i) {
       if (doc < starts.size() && starts[doc] == i) {
+        cut.finish().each_start(add);  // the last bytes of the document before
         items_.push_back(i * 2 + 1);
         cut.reset();
+        base = i;
         ++doc;
       }
-      if (cut.starts_word(text_[i])) items_.push_back(i * 2);
+      cut.feed(text_[i]).each_start(add);
     }
+    cut.finish().each_start(add);
   }
 
   double bytes_per_unit() const override {
@@ -101,6 +106,7 @@ class WordScorer final : public WindowScorer {
       : WindowScorer(model, stride, batch, std::move(sink)), word_(model), splitter_(model.splitter()) {}
 
   void finish() override {
+    splitter_.finish().each_start([&](uint64_t offset) { word_started(offset); });
     // The last window: the words after next_pos_, the last of them without EOW.
     const int64_t m = first_word_ + int64_t(starts_.size());
     if (next_pos_ < m) pending_.push_back({std::max<int64_t>(0, next_pos_ + step_ - ctx_), next_pos_, m});
@@ -120,16 +126,18 @@ class WordScorer final : public WindowScorer {
       bytes_.push_back(data[i]);
       bits_.push_back(0.0);
       top_.push_back(0);
-      if (splitter_.starts_word(data[i])) {
-        starts_.push_back(received_);
-        const int64_t started = first_word_ + int64_t(starts_.size());
-        while (next_pos_ + step_ < started) {
-          pending_.push_back({std::max<int64_t>(0, next_pos_ + step_ - ctx_), next_pos_, next_pos_ + step_});
-          next_pos_ += step_;
-          if (int64_t(pending_.size()) == batch_) run();
-        }
-      }
       ++received_;
+      // (The hat rule decides a character once its last byte is here: a start may be earlier.)
+      splitter_.feed(data[i]).each_start([&](uint64_t offset) { word_started(offset); });
+    }
+  }
+  void word_started(uint64_t offset) {
+    starts_.push_back(offset);
+    const int64_t started = first_word_ + int64_t(starts_.size());
+    while (next_pos_ + step_ < started) {
+      pending_.push_back({std::max<int64_t>(0, next_pos_ + step_ - ctx_), next_pos_, next_pos_ + step_});
+      next_pos_ += step_;
+      if (int64_t(pending_.size()) == batch_) run();
     }
   }
   void run() {
@@ -204,7 +212,7 @@ class WordScorer final : public WindowScorer {
 // Generation: the backbone's cache across words (sliding by `stride` words as bytes-eval's word
 // windows do), the decoder's within the word in progress; a word is encoded once, when it ends.
 // Its words are always the splitter's: a byte that would start a word is only allowed after EOW,
-// and EOW only where some byte could start the next word.
+// and EOW only where some byte could start the next word (WordSplitter::allows).
 class WordStream final : public SymbolStream {
  public:
   WordStream(WordModel& model, int64_t stride)
@@ -224,12 +232,16 @@ class WordStream final : public SymbolStream {
     first_ = 0;
     const int32_t bos = BOS;
     add_word(&bos, 1);
-    for (size_t i = 0; i < n; ++i) {
-      if (split_.starts_word(prompt[i]) && !word_.empty()) {
-        add_word(word_.data(), int64_t(word_.size()));
-        word_.clear();
-      }
-      word_.push_back(prompt[i]);
+    // The prompt's words; a prompt that ends inside a character has its bytes decided as bytes
+    // of none (and the splitter then allows no continuation byte: its split stays the same).
+    std::vector<size_t> starts;
+    auto add = [&](uint64_t offset) { starts.push_back(size_t(offset)); };
+    for (size_t i = 0; i < n; ++i) split_.feed(prompt[i]).each_start(add);
+    split_.finish().each_start(add);
+    starts.push_back(n);
+    for (size_t k = 0; k + 1 < starts.size(); ++k) {
+      word_.assign(prompt + starts[k], prompt + starts[k + 1]);
+      if (k + 2 < starts.size()) add_word(word_.data(), int64_t(word_.size()));
     }
     predict_word();
     std::vector<int32_t> in{EOW};
@@ -246,21 +258,16 @@ class WordStream final : public SymbolStream {
       const int32_t eow = EOW;
       return model_.decoder_extend(dec_, cond_.data(), &eow, 1);
     }
-    split_.starts_word(uint8_t(symbol));
+    split_.feed(uint8_t(symbol));  // emits() let only bytes through that keep the split the splitter's
     word_.push_back(symbol);
     return model_.decoder_extend(dec_, cond_.data(), &symbol, 1);
   }
 
   bool emits(int32_t symbol) const override {
     if (symbol == BOS) return word_.empty();  // a document ends after a whole word
-    if (symbol == EOW) {
-      if (word_.empty()) return false;
-      for (int b = 0; b < 256; ++b)
-        if (WordSplitter(split_).starts_word(uint8_t(b))) return true;
-      return false;
-    }
-    // A byte starts a word exactly when the splitter says so.
-    return WordSplitter(split_).starts_word(uint8_t(symbol)) == word_.empty();
+    if (symbol == EOW) return split_.allows_end(word_.size());
+    // A byte starts a word exactly when the splitter says so (or can still say so).
+    return split_.allows(uint8_t(symbol), word_.size());
   }
 
  private:

@@ -9,6 +9,7 @@
 #include "bytes/base/error.hpp"
 #include "bytes/base/parallel.hpp"
 #include "bytes/base/units.hpp"
+#include "bytes/kernels/kernels.hpp"
 #include "bytes/runs/bench_kernels.hpp"
 #include "bytes_version.hpp"
 
@@ -98,6 +99,7 @@ Machine machine() {
   m.f32_impl = matmul_impl(Precision::f32);
   m.bf16_native = bf16_native();
   m.bf16_impl = m.bf16_native ? matmul_impl(Precision::bf16) : "";
+  m.attention_impl = kernels::attention_impl();
   m.threads = threads();
   m.llc_bytes = llc_bytes();
   m.version = BYTES_VERSION;
@@ -108,7 +110,7 @@ Machine machine() {
 
 nlohmann::ordered_json Machine::json() const {
   return {{"cpu", cpu},           {"isa", isa},       {"f32_impl", f32_impl},         {"bf16_native", bf16_native},
-          {"bf16_impl", bf16_impl}, {"threads", threads}, {"llc_bytes", llc_bytes}, {"bytes_version", version},
+          {"bf16_impl", bf16_impl}, {"attention_impl", attention_impl}, {"threads", threads}, {"llc_bytes", llc_bytes}, {"bytes_version", version},
           {"onednn_version", dnnl_version}};
 }
 
@@ -126,7 +128,8 @@ std::string header(Format f, const Machine& m) {
            "threads\n";
   std::string h = "bytes-bench " + m.version + " · " + m.cpu + " · " + std::to_string(m.threads) + " threads · oneDNN " +
                   m.dnnl_version + " " + m.isa + " (f32 " + m.f32_impl + ", bf16 " +
-                  (m.bf16_native ? m.bf16_impl : std::string("not native: bf16 rows skipped")) + ")";
+                  (m.bf16_native ? m.bf16_impl : std::string("not native: bf16 rows only for tg, which reads bf16 weights")) +
+                  ") · attention " + m.attention_impl;
   if (m.llc_bytes) h += " · last-level cache " + std::to_string(m.llc_bytes >> 20) + " MiB";
   return h + "\n\n| test | size | precision | mean ± sd | unit | against |\n|---|---|---|---:|---|---|\n";
 }

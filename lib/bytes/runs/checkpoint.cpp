@@ -1,5 +1,6 @@
 #include "bytes/runs/checkpoint.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,6 +25,19 @@ void load_state(const std::string& path, Model& model, TrainState& st) {
       throw Error("the run in " + fs::path(path).parent_path().string() +
                   " was made with another model (its config: " + nlohmann::json::parse(config).dump() + ")");
   });
+}
+
+std::string load_parent(const TrainOptions& o, Model& model) {
+  const auto parent = load_model(o.init, true);  // mapped: no second copy of the weights besides the run's
+  if (!(parent->config() == model.config()))
+    throw Error("the --init model is " + parent->config().summary() + ", not the run's " + model.config().summary() +
+                ": " + o.init);
+  const std::string checksum = file_checksum(o.init);
+  if (!o.init_checksum.empty() && checksum != o.init_checksum)
+    throw Error("the --init model's checksum is " + checksum + ", not the " + o.init_checksum +
+                " that the run's options name (another file?): " + o.init);
+  std::copy(parent->weights(), parent->weights() + parent->n_params(), model.params.begin());
+  return checksum;
 }
 
 void trim_metrics(const std::string& path, int64_t step) {
@@ -93,7 +107,7 @@ RunDirectory::RunDirectory(const std::string& dir)
 
 void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
   auto fresh = [&] {
-    model.init(o.seed);
+    if (o.init.empty()) model.init(o.seed);
     st.m.assign(model.params.size(), 0.0f);
     st.v.assign(model.params.size(), 0.0f);
   };
@@ -122,6 +136,7 @@ void RunDirectory::start(const TrainOptions& o, Model& model, TrainState& st) {
     conf.write(o.config_text);
     conf.commit();
   }
+  if (!o.init.empty() && !fs::exists(state_path_)) checkpoint(model, st);
   metrics_.reset(std::fopen(metrics_path_.c_str(), "a"));
   if (!metrics_) throw_errno("cannot open", metrics_path_);
 }

@@ -17,6 +17,11 @@ namespace bytes {
 void save_state(const std::string& path, const Model& model, const TrainState& state);
 void load_state(const std::string& path, Model& model, TrainState& state);
 
+// The weights of a run started from a model file (o.init, bytes-train --init) into `model`, whose
+// config must be the file's. Returns the file's checksum (file_checksum), which must be
+// o.init_checksum when that is given. Throws Error: the model loader's for a file it refuses.
+std::string load_parent(const TrainOptions& o, Model& model);
+
 // Keeps the lines of metrics.jsonl up to `step` (a run killed after its last checkpoint logged
 // steps that the resumed run will log again).
 void trim_metrics(const std::string& path, int64_t step);
@@ -44,7 +49,10 @@ class RunDirectory {
   explicit RunDirectory(const std::string& dir);
   // The model and state the run continues from: the last checkpoint with --resume, else (or for a
   // run killed before its first checkpoint) the initial weights of o.seed and zero moments. Saves
-  // o.config_text as config.toml and opens metrics.jsonl for appending.
+  // o.config_text as config.toml and opens metrics.jsonl for appending. A run from a model file
+  // (o.init) starts from the weights the model holds (the caller's load_parent: needed until
+  // state.bin exists) and checkpoints them as its step 0 at once, so that it never needs that file
+  // again.
   void start(const TrainOptions& o, Model& model, TrainState& state);
   // Appends a line to metrics.jsonl, flushed.
   void log(const std::string& line);

@@ -23,6 +23,8 @@ int64_t budget_steps(const TrainOptions& o, int64_t per_step) {
 Schedule::Schedule(const TrainOptions& o, int64_t bytes_per_step) : o_(o), planned_(budget_steps(o, bytes_per_step)) {}
 
 bool Schedule::done(const TrainState& st) const {
+  // No budget at all: a run from a model file made at step 0 (TrainOptions::init).
+  if (planned_ == 0 && o_.max_seconds <= 0) return true;
   return (planned_ != 0 && st.step >= st.total_steps) || (o_.max_seconds > 0 && st.seconds >= o_.max_seconds);
 }
 

@@ -20,7 +20,8 @@ class Schedule {
   Schedule(const TrainOptions& o, int64_t bytes_per_step);
   // From the step or byte budget; 0 for a time budget alone (measured as the run goes).
   int64_t planned_steps() const { return planned_; }
-  // True when the run has done its steps or spent its time.
+  // True when the run has done its steps or spent its time, or has no budget (an --init run made
+  // at step 0).
   bool done(const TrainState& st) const;
   double lr(const TrainState& st) const;
   // After each step. A time budget alone: the schedule's length is the steps done plus those the

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "bytes/base/error.hpp"
@@ -28,6 +29,10 @@ nlohmann::ordered_json TrainReport::json() const {
   j["model_gflop_s"] = std::round(model_flops_per_s / 1e8) / 10;
   j["precision"] = precision;
   j["seconds"] = std::round(seconds * 100) / 100;
+  if (!init.empty()) {
+    j["init"] = init;
+    j["init_checksum"] = init_checksum;
+  }
   return j;
 }
 
@@ -140,7 +145,7 @@ void progress(const TrainState& st, TrainReport& rep) {
 
 TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
-  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0)
+  if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0 && o.init.empty())
     throw UsageError("give a training budget: --steps, --bytes or --time");
   Dataset ds(o.dataset);
   Sampler sampler(ds, Split::train);
@@ -153,11 +158,16 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   const auto val_docs = validation_docs(ds, o.val_bytes);
   check_memory(o, model, *batches);
 
-  RunDirectory run(o.run_dir);
   model.allocate_params();
+  TrainReport rep;
+  rep.init = o.init;
+  // A run from a model file reads it until its first checkpoint is written, before the run
+  // directory is made: a bad file leaves none.
+  const bool from_parent = !o.init.empty() && !(o.resume && std::filesystem::exists(o.run_dir + "/state.bin"));
+  rep.init_checksum = from_parent ? load_parent(o, model) : o.init_checksum;
+  RunDirectory run(o.run_dir);
   TrainState st;
   run.start(o, model, st);
-  TrainReport rep;
   rep.precision = precision_name(model.set_precision(o.precision));  // after the weights are in
   Schedule schedule(o, per_step);
   if (st.total_steps == 0) st.total_steps = schedule.planned_steps();

@@ -26,6 +26,11 @@ struct TrainOptions {
   int64_t val_every = 200, checkpoint_every = 500, log_every = 10;
   uint64_t val_bytes = 1 << 16;
   bool resume = false;
+  // A new run from a model file's weights (bytes-train --init): its path, with `model` its config.
+  // init_checksum (file_checksum) is checked when given, found when not; a run resumed from its
+  // state.bin reads neither the file nor its checksum, only reports them. Such a run may have no
+  // budget: it is made at step 0 and not trained.
+  std::string init, init_checksum;
   std::string config_text;  // the run's options as a config file, saved beside the model
 };
 
@@ -37,7 +42,8 @@ struct TrainReport {
   // steps since the last log, the figure bytes-bench sets against the matrix-multiply peak.
   double model_flops_per_s = 0;
   int64_t total_steps = 0;  // the schedule's length (0 while a time budget is still being measured)
-  std::string precision = "f32";  // the matrix products' precision that ran
+  std::string precision = "f32";    // the matrix products' precision that ran
+  std::string init, init_checksum;  // the parent model of a run started with --init, in every row
   nlohmann::ordered_json json() const;
   std::string line() const;  // the fixed, greppable log line
 };

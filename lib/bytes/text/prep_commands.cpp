@@ -117,28 +117,30 @@ void show_words(const std::string& path, WordRule rule, size_t cap, const Out& o
   WordSplitter splitter(rule, cap);  // checks the cap before anything is read
   if (path == "-" && isatty(0)) throw UsageError("stdin is a terminal (pipe text in, or name a file)");
   InputFile in(path);
-  std::string word;
-  uint64_t offset = 0, start = 0;
-  auto flush = [&] {
-    if (word.empty()) return;
+  std::string held;  // the bytes from offset `start` on: the word in progress and undecided bytes
+  uint64_t start = 0;
+  // Writes the word before `next` (a word start, or the end).
+  auto put = [&](uint64_t next) {
+    if (next == start) return;
+    const size_t n = size_t(next - start);
     Escaper escaper;
-    std::string line = std::to_string(start) + "\t" + std::to_string(word.size()) + "\t";
-    for (char c : escaper.put(word) + escaper.finish()) line += c == '\n' ? "\\n" : c == '\t' ? "\\t" : std::string(1, c);
+    std::string line = std::to_string(start) + "\t" + std::to_string(n) + "\t";
+    for (char c : escaper.put(std::string_view(held).substr(0, n)) + escaper.finish())
+      line += c == '\n' ? "\\n" : c == '\t' ? "\\t" : std::string(1, c);
     out(line + "\n");
-    word.clear();
+    held.erase(0, n);
+    start = next;
   };
   std::vector<char> buf(1 << 16);
   for (size_t got; (got = in.read(buf.data(), buf.size())) > 0;) {
-    for (size_t i = 0; i < got; ++i, ++offset) {
-      if (splitter.starts_word(uint8_t(buf[i]))) {
-        flush();
-        start = offset;
-      }
-      word += buf[i];
+    for (size_t i = 0; i < got; ++i) {
+      held += buf[i];
+      splitter.feed(uint8_t(buf[i])).each_start(put);
     }
     check_interrupt();
   }
-  flush();
+  splitter.finish().each_start(put);
+  put(start + held.size());
 }
 
 }  // namespace bytes::prep
