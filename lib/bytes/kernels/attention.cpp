@@ -62,12 +62,15 @@ enum class Diagonal {
 
 // C (M × N, ldc) = or += A (M × K, lda) · B (K × N, ldb), N a multiple of NR: the small products
 // of one attention tile, in MR × NR register blocks.
+// With TransA, op(A) is the transpose of A (K × M, lda): a product over a tile's query rows (Pᵀ·dO,
+// dSᵀ·Q) reads P or dS in place, its broadcasts walking along their rows.
+template <bool TransA = false>
 void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
                int64_t ldc, bool accumulate, Diagonal diag = Diagonal::none) {
   for (int64_t i = 0; i < M; i += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - i);
     const float* a[MR];
-    for (int64_t r = 0; r < MR; ++r) a[r] = A + (i + std::min(r, mr - 1)) * lda;
+    for (int64_t r = 0; r < MR; ++r) a[r] = A + (i + std::min(r, mr - 1)) * (TransA ? 1 : lda);
     const int64_t n_end = diag == Diagonal::cols_to_row ? std::min(N, (i + mr + NR - 1) / NR * NR) : N;
     const int64_t k_end = diag == Diagonal::inner_to_row ? std::min(K, i + mr) : K;
     const int64_t k_begin = diag == Diagonal::inner_from_row ? std::min(K, i) : 0;
@@ -76,7 +79,7 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
       for (int64_t k = k_begin; k < k_end; ++k) {
         const v8 b0 = load8(B + k * ldb + j), b1 = load8(B + k * ldb + j + W);
         for (int64_t r = 0; r < MR; ++r) {
-          const v8 av = splat(a[r][k]);
+          const v8 av = splat(a[r][TransA ? k * lda : k]);
           c[r][0] += av * b0;
           c[r][1] += av * b1;
         }
@@ -100,7 +103,7 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 // each is loaded once rather than once per query tile. Each thread of the pool keeps its own
 // between calls (grown to the longest segment seen), so a step allocates nothing.
 struct Scratch {
-  std::vector<float> q, k, kt, v, vt, s, pt, acc, dout, dq, dk, dv, m, l, dsum;
+  std::vector<float> q, k, kt, v, vt, s, acc, dout, dq, dk, dv, m, l, dsum;
 };
 Scratch& scratch(int64_t T, int64_t hd) {
   thread_local Scratch w;
@@ -111,7 +114,7 @@ Scratch& scratch(int64_t T, int64_t hd) {
     if (v.size() < size_t(n)) v.resize(size_t(n));
   };
   for (auto* v : {&w.q, &w.acc, &w.dout, &w.dq}) fit(*v, tile * hd);
-  for (auto* v : {&w.s, &w.pt}) fit(*v, tile * tile);
+  fit(w.s, tile * tile);
   for (auto* v : {&w.m, &w.l, &w.dsum}) fit(*v, tile);
   for (auto* v : {&w.k, &w.kt, &w.v, &w.vt, &w.dk, &w.dv}) grow(*v, (T + tile) * hd);
   return w;
@@ -276,12 +279,10 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
               const float dsum = w.dsum[size_t(r)];
               for (int64_t c = 0; c < c16; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
             }
-            // Pᵀ and dSᵀ: c16 × rows, the reduction over the tile's query rows.
+            // dV += Pᵀ·dO and dK += dSᵀ·Q: reductions over the tile's query rows, P and dS read in place.
             const Diagonal from = diagonal ? Diagonal::inner_from_row : Diagonal::none;
-            transpose(w.s.data(), rows, c16, tile, tile, w.pt.data());
-            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true, from);
-            transpose(w.acc.data(), rows, c16, tile, tile, w.pt.data());
-            tile_gemm(c16, hd, rows, w.pt.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
+            tile_gemm<true>(c16, hd, rows, w.s.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true, from);
+            tile_gemm<true>(c16, hd, rows, w.acc.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
             tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true,
                       diagonal ? Diagonal::inner_to_row : Diagonal::none);
           }
