@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
 
     const auto owned = load_model(cmd.model_path, true);
     Model& model = *owned;
-    model.set_precision(cmd.precision);
+    model.set_precision(cli::precision_of(cmd.precision));
     auto stream = open_stream(model, cmd.stride);
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     PromptStats stats;

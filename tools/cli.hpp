@@ -28,8 +28,11 @@ void init(CLI::App& app, Common& common);
 void add_json(CLI::App& app, Common& common);
 void add_threads(CLI::App& app, Common& common);
 void add_seed(CLI::App& app, Common& common);
-// --precision f32|bf16 into p.
-CLI::Option* add_precision(CLI::App& app, Precision& p, const std::string& help);
+// --config FILE: options from a TOML file (a key without a value is a parse error).
+void set_config(CLI::App& app, const std::string& default_file, const std::string& help);
+// --precision f32|bf16 into name; precision_of reads it.
+CLI::Option* add_precision(CLI::App& app, std::string& name, const std::string& help);
+Precision precision_of(const std::string& name);
 
 // Parses, sets up logging and signals, runs body, checks stdout, and maps every failure to its
 // exit code with one line on stderr. body returns the exit code.

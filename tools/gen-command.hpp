@@ -16,7 +16,7 @@ struct GenCommand {
   std::vector<std::string> stops;
   bool lines = false;
   int64_t stride = 0;
-  Precision precision = Precision::f32;
+  std::string precision = "f32";
   CLI::Option* prompt_option = nullptr;
 
   bool prompt_given() const { return prompt_option->count() > 0; }

@@ -37,7 +37,7 @@ struct TrainCommand {
   cli::Common common;
   TrainOptions o;
   std::map<std::string, std::string> model_flags;  // the model-size flags given, by field name
-  std::string bytes_budget, time_budget, val_bytes = "64K";
+  std::string bytes_budget, time_budget, val_bytes = "64K", precision = "f32";
   std::string arch = "flat";
   // --init on the command line: it cannot go with --resume (a resumed run's config.toml names its
   // parent too, as a record).
@@ -52,7 +52,7 @@ struct TrainCommand {
     cli::add_threads(app, common);
     common.seed = 1;
     cli::add_seed(app, common);
-    app.set_config("--config", config_default, "Read options from this TOML file (a run's config.toml repeats it)");
+    cli::set_config(app, config_default, "Read options from this TOML file (a run's config.toml repeats it)");
     app.add_option("-d,--data", o.dataset, "Dataset to train on (bytes-dataset(5)); its train split is used")
         ->required()->type_name("DATASET");
     app.add_option("-o,--output", o.run_dir, "Run directory: model, training state, config, metrics")->required()
@@ -77,7 +77,7 @@ struct TrainCommand {
     app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay (matrices only)")
         ->check(CLI::Range(0.0, 1.0))->default_str("0.1");
     app.add_option("--clip", o.clip, "Clip the gradient's global norm (0: off)")->check(CLI::Range(0.0, 1e6))->default_str("1");
-    precision_option = cli::add_precision(app, o.precision, "Matrix work in f32 or bf16 (fp32 master weights)");
+    precision_option = cli::add_precision(app, precision, "Matrix work in f32 or bf16 (fp32 master weights)");
     steps_option_ = app.add_option("--steps", o.max_steps, "Budget: optimizer steps (0 with --init: the run made, untrained)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--bytes", bytes_budget, "Budget: training bytes (e.g. 50M)");
@@ -101,6 +101,7 @@ struct TrainCommand {
     // (An empty one is none: a config file writes init = "" for a run from scratch.)
     if (o.init == "-") throw UsageError("--init must name a model file, not stdin");
     o.seed = common.seed;
+    o.precision = cli::precision_of(precision);
     if (!bytes_budget.empty()) {
       o.max_bytes = parse_size(bytes_budget);
       if (o.max_bytes == 0) throw UsageError("--bytes must be positive");

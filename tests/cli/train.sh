@@ -24,6 +24,11 @@ case_usage_errors() {
   expect_error_line bytes-train
   expect_exit 2 bytes-train -d d.bds -o "" --steps 5
   expect_error_line bytes-train
+  # A config key without a value (an empty TOML array) is a usage error, not undefined behaviour.
+  printf 'data = "d.bds"\noutput = "r"\nsteps = 5\nlr = []\n' >empty.toml
+  expect_exit 2 bytes-train --config empty.toml
+  expect_error_line bytes-train
+  grep -q 'gives lr no value' err || fail "the error does not name the key: $(cat err)"
   [ ! -e r ] || fail "a usage error created the run directory"
 }
 
