@@ -10,7 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
-#include <type_traits>
 #include <vector>
 
 #include "bytes/base/error.hpp"
@@ -103,59 +102,39 @@ std::shared_ptr<Cached> lookup(const Key& key) {
 // memory bandwidth, and oneDNN's blocked kernels (made for many rows) leave much of it unused.
 // Each output is one dot product over a contiguous row of w, the rows split among threads: the
 // result does not depend on the thread count.
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-  }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  float total = _mm_cvtss_f32(h);
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
-float dot_plain(const float* a, const float* b, int64_t n) {
-  float total = 0;
-#pragma omp simd reduction(+ : total)
-  for (int64_t i = 0; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
-// The same with bf16 weights: half the bytes to read; widening bf16 to f32 is a shift.
-__attribute__((target("avx2,fma"))) inline __m256 wide(const bf16_t* p) {
+// Weights in f32, or in bf16 (half the bytes to read; widening bf16 to f32 is a shift).
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma"))) inline __m256 load8(const bf16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
 }
-__attribute__((target("avx2,fma"))) float dot_bf16_avx2(const float* a, const bf16_t* b, int64_t n) {
+inline float to_float(float x) { return x; }
+inline float to_float(bf16_t x) { return bf16_to_float(x); }
+
+template <typename W>
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const W* b, int64_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), wide(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), wide(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), wide(b + i + 24), s3);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load8(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load8(b + i + 24), s3);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(b + i), s0);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
   h = _mm_add_ss(h, _mm_movehdup_ps(h));
   float total = _mm_cvtss_f32(h);
-  for (; i < n; ++i) total += a[i] * bf16_to_float(b[i]);
+  for (; i < n; ++i) total += a[i] * to_float(b[i]);
   return total;
 }
 
-float dot_bf16_plain(const float* a, const bf16_t* b, int64_t n) {
+template <typename W>
+float dot_plain(const float* a, const W* b, int64_t n) {
   float total = 0;
 #pragma omp simd reduction(+ : total)
-  for (int64_t i = 0; i < n; ++i) total += a[i] * bf16_to_float(b[i]);
+  for (int64_t i = 0; i < n; ++i) total += a[i] * to_float(b[i]);
   return total;
 }
 
@@ -164,11 +143,7 @@ void gemv(const float* x, const W* w, float* y, int64_t out, int64_t in, bool ac
   const bool avx2 = kernels::has_avx2_fma();
 #pragma omp parallel for schedule(static) if (out * in >= (1 << 16))
   for (int64_t o = 0; o < out; ++o) {
-    float d;
-    if constexpr (std::is_same_v<W, bf16_t>)
-      d = avx2 ? dot_bf16_avx2(x, w + o * in, in) : dot_bf16_plain(x, w + o * in, in);
-    else
-      d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
+    const float d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
     y[o] = accumulate ? y[o] + d : d;
   }
 }
