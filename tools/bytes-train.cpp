@@ -31,6 +31,23 @@ int main(int argc, char** argv) {
       cmd.precision_option->add_result("f32");
     }
 
+    if (cmd.sizes_to_choose()) {
+      const SizePlan plan = plan_size(o, cmd.arch, cmd.model_flags);
+      if (cmd.plan_only) {
+        if (common.json)
+          for (size_t i = 0; i < plan.rows.size(); ++i) {
+            auto j = plan.rows[i].json();
+            j["pick"] = i == plan.pick;
+            write_stdout(j.dump() + "\n");
+          }
+        else
+          write_stdout(plan.table());
+        return int(cli::ok);
+      }
+      cmd.apply(plan);
+      spdlog::info("size for {}: {}; lr {}, warmup {}", cmd.time_budget, plan.summary(), o.lr, o.warmup);
+    }
+
     o.config_text = app.config_to_str(true, false);
     if (!o.init.empty() && !o.resume) spdlog::debug("starting from {} (XXH3-64 {})", o.init, o.init_checksum);
     spdlog::debug("{} {} parameters, {} threads, matmul {}", o.model.arch(), make_model(o.model, false)->n_params(), threads(),

@@ -1,6 +1,9 @@
 // bytes-train's command line and config file (--config, and RUN/config.toml that --resume reads):
 // defined once, for the program and for the fuzz target that reads config files through it.
 #pragma once
+#include <spdlog/fmt/fmt.h>
+
+#include <charconv>
 #include <string>
 #include <utility>
 
@@ -8,6 +11,7 @@
 #include "model-options.hpp"
 #include "bytes/base/error.hpp"
 #include "bytes/base/units.hpp"
+#include "bytes/runs/sizing.hpp"
 #include "bytes/runs/train.hpp"
 
 namespace bytes {
@@ -37,11 +41,12 @@ struct TrainCommand {
   cli::Common common;
   TrainOptions o;
   std::map<std::string, std::string> model_flags;  // the model-size flags given, by field name
-  std::string bytes_budget, time_budget, val_bytes = "64K", precision = "f32";
+  std::string steps_budget, bytes_budget, time_budget, val_bytes = "64K", precision = "f32";
   std::string arch = "flat";
   // --init on the command line: it cannot go with --resume (a resumed run's config.toml names its
   // parent too, as a record).
   bool init_given = false;
+  bool plan_only = false;  // --plan: print the sizes --time chooses from, train nothing
   CLI::Option* precision_option = nullptr;
 
   // Adds every option to app; config_default is the config file read when --config is not given.
@@ -78,10 +83,15 @@ struct TrainCommand {
         ->check(CLI::Range(0.0, 1.0))->default_str("0.1");
     app.add_option("--clip", o.clip, "Clip the gradient's global norm (0: off)")->check(CLI::Range(0.0, 1e6))->default_str("1");
     precision_option = cli::add_precision(app, precision, "Matrix work in f32 or bf16 (fp32 master weights)");
-    steps_option_ = app.add_option("--steps", o.max_steps, "Budget: optimizer steps (0 with --init: the run made, untrained)")
-        ->check(CLI::NonNegativeNumber);
+    // Read as text, as --bytes and --time are: config.toml writes steps = "" for a run without a
+    // step budget, which --resume reads back.
+    app.add_option("--steps", steps_budget, "Budget: optimizer steps (0 with --init: the run made, untrained)")
+        ->type_name("UINT");
     app.add_option("--bytes", bytes_budget, "Budget: training bytes (e.g. 50M)");
-    app.add_option("--time", time_budget, "Budget: wall time (e.g. 600, 10m, 1h)");
+    app.add_option("--time", time_budget,
+                   "Budget: wall time (e.g. 600, 10m, 1h); alone and with no size flag, the model size, --lr and "
+                   "--warmup are chosen for it from this machine's measured speed");
+    app.add_flag("--plan", plan_only, "Measure and print the sizes --time chooses from and the one it picks; train nothing");
     app.add_option("--val-every", o.val_every, "Validate every N steps (0: only at the end)")->check(CLI::NonNegativeNumber)
         ->default_str("200");
     app.add_option("--val-bytes", val_bytes, "Bytes of the val split to validate on")->default_str("64K");
@@ -108,7 +118,13 @@ struct TrainCommand {
     }
     if (!time_budget.empty()) o.max_seconds = parse_duration(time_budget);
     o.val_bytes = parse_size(val_bytes);
-    const bool zero_steps = steps_option_->count() > 0 && o.max_steps == 0;
+    if (!steps_budget.empty()) {
+      const char* end = steps_budget.data() + steps_budget.size();
+      auto [stop, err] = std::from_chars(steps_budget.data(), end, o.max_steps);
+      if (err != std::errc() || stop != end || o.max_steps < 0)
+        throw UsageError("--steps takes a whole number of steps, not '" + steps_budget + "'");
+    }
+    const bool zero_steps = !steps_budget.empty() && o.max_steps == 0;
     if (zero_steps && o.init.empty()) throw UsageError("--steps must be positive (0 only with --init)");
     if (o.max_steps <= 0 && o.max_bytes == 0 && o.max_seconds <= 0 && !zero_steps)
       throw UsageError("give a training budget: --steps, --bytes or --time");
@@ -116,11 +132,41 @@ struct TrainCommand {
       from_init();
     else
       o.model = Config::make(arch, model_flags);
+    if (plan_only && !sizes_to_choose())
+      throw UsageError("--plan shows the sizes a time budget chooses from: give --time alone, and no size flag, --init or --resume");
+  }
+
+  // A new run with a time budget alone and no size flag: its size, --lr and --warmup (those not
+  // given) are chosen by measuring (runs/sizing.hpp).
+  bool sizes_to_choose() const {
+    if (o.resume || !o.init.empty() || o.max_seconds <= 0 || o.max_steps > 0 || o.max_bytes > 0) return false;
+    const Architecture& a = architecture(arch);
+    for (const Field& f : a.fields)
+      if (f.size && model_flags.count(f.name)) return false;
+    return true;
+  }
+
+  // Takes the plan's pick as if its flags had been given: the run's config.toml records them, so
+  // --resume makes the same model.
+  void apply(const SizePlan& plan) {
+    const SizePlan::Row& pick = plan.rows[plan.pick];
+    o.model = pick.model;
+    for (const auto& [field, value] : pick.model.flags())
+      if (field->size) record(field->flag(), value);
+    if (app_->get_option("--lr")->count() == 0) {
+      o.lr = pick.lr;
+      record("--lr", fmt::format("{}", pick.lr));
+    }
+    if (app_->get_option("--warmup")->count() == 0) {
+      o.warmup = plan.warmup;
+      record("--warmup", std::to_string(plan.warmup));
+    }
+    o.setup_seconds = plan.seconds;
   }
 
  private:
   CLI::App* app_ = nullptr;
-  CLI::Option *arch_option_ = nullptr, *steps_option_ = nullptr;
+  CLI::Option* arch_option_ = nullptr;
 
   // A new run from a model file: its architecture and sizes are the model's (flags may repeat them,
   // not change them). They and the file's checksum go into the run's config.toml as options, so
@@ -130,17 +176,19 @@ struct TrainCommand {
     parent.check_agrees(arch_option_->count() > 0 ? arch : "", model_flags, "the --init model");
     o.model = parent;
     if (o.init_checksum.empty()) o.init_checksum = file_checksum(o.init);  // else train() checks it
-    auto record = [&](const std::string& flag, const std::string& value) {
-      CLI::Option* option = app_->get_option(flag);
-      option->clear();
-      option->add_result(value);
-    };
     // (Cleared first: --ctx may have named a word model's ctx_words, recorded as --ctx-words.)
     for (CLI::Option* option : app_->get_options([](const CLI::Option* x) { return x->get_group().rfind("Model", 0) == 0; }))
       option->clear();
     record("--arch", parent.arch());
     record("--init-checksum", o.init_checksum);
     for (const auto& [field, value] : parent.flags()) record(field->flag(), value);
+  }
+
+  // Sets a flag's value as if it had been given (config_to_str writes it into config.toml).
+  void record(const std::string& flag, const std::string& value) {
+    CLI::Option* option = app_->get_option(flag);
+    option->clear();
+    option->add_result(value);
   }
 };
 

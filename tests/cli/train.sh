@@ -14,7 +14,8 @@ case_usage_errors() {
   dataset
   for args in "-d d.bds -o r" "-d d.bds -o r --steps 0" "-d d.bds -o r --steps 5 --d-model 100" \
               "-d d.bds -o r --time 0" "-d d.bds -o r --bytes 0" "-d d.bds -o r --time soon" \
-              "-d d.bds -o r --steps 5 --precision f8" "-o r --steps 5" "-d d.bds -o r --steps 5 --lr -1"; do
+              "-d d.bds -o r --steps 5 --precision f8" "-o r --steps 5" "-d d.bds -o r --steps 5 --lr -1" \
+              "-d d.bds -o r --steps -3" "-d d.bds -o r --steps 5x" "-d d.bds -o r --steps 1e3"; do
     # shellcheck disable=SC2086
     expect_exit 2 bytes-train $args
     expect_error_line bytes-train
@@ -332,6 +333,64 @@ case_init_resume() {
   mv parent gone
   bytes-train -q --resume -o made --steps 30
   same whole/model.safetensors made/model.safetensors
+}
+
+# A time budget alone chooses the size, lr and warmup by measuring (bytes-train(1), CHOOSING A SIZE).
+case_sizes() {
+  dataset
+  small="--ctx 32 --batch 4 --val-bytes 2K"
+  # The plan for a long budget: rows small to large, measured as a prefix, one pick that follows
+  # the rule (the largest measured row with 20 bytes a parameter; the first row past it short).
+  bytes-train --plan --json $small -d d.bds -o plan --time 1h >plan.json
+  [ ! -e plan ] || fail "--plan wrote a run directory"
+  python3 - <<'PY' || fail "the plan"
+import json
+rows = [json.loads(l) for l in open("plan.json")]
+assert len(rows) >= 5, rows
+assert [r["params"] for r in rows] == sorted(r["params"] for r in rows), "rungs not small to large"
+measured = ["steps" in r for r in rows]
+n = measured.count(True)
+assert n >= 2 and measured == [True] * n + [False] * (len(rows) - n), measured
+picks = [i for i, r in enumerate(rows) if r["pick"]]
+assert len(picks) == 1, picks
+p = picks[0]
+assert p >= 1, "an hour of small steps should afford more than the smallest size"
+assert rows[p]["bytes_per_param"] >= 20 and all(rows[i]["bytes_per_param"] >= 20 for i in range(p)), rows
+assert p == len(rows) - 1 or rows[p + 1]["bytes_per_param"] < 20, rows
+r = rows[p]
+assert r["warmup"] == min(100, max(5, r["steps"] // 20)), r
+assert r["flags"][:4] == ["--d-model", r["flags"][1], "--layers", r["flags"][3]], r
+PY
+  # A second looks the same in the table form, the pick marked.
+  bytes-train --plan $small -d d.bds -o plan --time 1s >plan.txt
+  [ "$(grep -c '^\* ' plan.txt)" = 1 ] || { cat plan.txt; fail "no single pick in the table"; }
+  grep -q '^\* .*flat d_model 64 ' plan.txt || { cat plan.txt; fail "1 s should pick the smallest size"; }
+
+  # Training with the budget alone: the log says what was chosen, config.toml records it (so the
+  # run can resume), the time spent measuring counts against the budget.
+  bytes-train $small -d d.bds -o run --time 4s --json >report 2>log
+  grep -q '^bytes-train: info: size for 4s: flat d_model 64 n_layers 2 ctx 32 ([0-9]* parameters): .*; lr 0.004, warmup [0-9]*$' log \
+    || { cat log; fail "no line naming the chosen size"; }
+  grep -qx 'd-model=64' run/config.toml && grep -qx 'layers=2' run/config.toml && grep -qx 'lr=0.004' run/config.toml \
+    || { cat run/config.toml; fail "config.toml does not record the choice"; }
+  python3 -c '
+import json
+r = json.load(open("report"))
+assert 3.5 < r["seconds"] < 6, r' || fail "the run did not keep to its budget"
+  bytes-train -q --resume -o run
+  # A size flag, or another budget, and nothing is chosen: the defaults are used as before.
+  bytes-train $small --d-model 64 --layers 1 -d d.bds -o given --time 2s 2>log
+  if grep -q 'size for' log; then fail "a size was chosen although --d-model was given"; fi
+  grep -qx 'lr=1e-3' given/config.toml || fail "--lr changed without a size choice"
+  # A given --lr or --warmup stays while the size is chosen.
+  bytes-train $small --lr 5e-3 --warmup 3 -d d.bds -o kept --time 2s 2>log
+  grep -q 'size for .*; lr 0.005, warmup 3$' log && grep -qx 'lr=5e-3' kept/config.toml && grep -qx 'warmup=3' kept/config.toml \
+    || { cat log kept/config.toml; fail "a given --lr or --warmup was not kept"; }
+  for bad in "--steps 5" "--time 1m --d-model 64" "--time 1m --steps 5" "--time 1m --bytes 1M" "--time 1m --resume"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 bytes-train --plan -d d.bds -o p2 $bad
+    expect_error_line bytes-train
+  done
 }
 
 run_case "${1//-/_}"

@@ -320,10 +320,11 @@ StackFields stack_fields(const std::string& prefix, const std::string& role, int
   StackFields s;
   s.d_model = {.name = prefix + "d_model", .type = type, .help = "Width of " + role + " (a multiple of 64)",
                .lo = double(head_width), .hi = double(max_width), .multiple = head_width,
-               .fallback = std::to_string(d_model), .count = count};
+               .fallback = std::to_string(d_model), .count = count, .size = true};
   s.layers = {.name = prefix.empty() ? "n_layers" : prefix + "layers", .type = type, .help = "Blocks of " + role,
               .lo = 1, .hi = double(max_layers), .fallback = std::to_string(layers), .count = count,
-              .flag_name = "--" + std::string(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1) + "-") + "layers"};
+              .flag_name = "--" + std::string(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1) + "-") + "layers",
+              .size = true};
   const Field width = s.d_model;
   if (prefix.empty())
     s.n_heads = {.name = "n_heads", .help = "Attention heads of " + role + " (64 wide)", .lo = 1,
@@ -338,7 +339,8 @@ StackFields stack_fields(const std::string& prefix, const std::string& role, int
                     for (int64_t d : c.integers(width)) h.push_back(ffn_hidden_for(d));
                     return h;
                   },
-                  .count = count};
+                  .count = count,
+                  .size = true};
   return s;
 }
 

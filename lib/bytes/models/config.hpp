@@ -42,8 +42,18 @@ struct Field {
   // Always its derived value: written for readers of the file (SPEC.md's flat config keys), checked
   // when read, never a flag.
   bool fixed = false;
+  // A width, a depth or a hidden size: a flag bytes-train --time does not choose for itself
+  // once one of them is given (runs/sizing.hpp).
+  bool size = false;
 
   std::string flag() const;  // "--d-model"
+};
+
+// A model size bytes-train --time may choose (runs/sizing.hpp): size flags by field name, as
+// Config::make takes them, and the peak learning rate that suits it.
+struct Rung {
+  std::map<std::string, std::string> flags;
+  double lr = 1e-3;
 };
 
 // An architecture: its fields in order (a derived field after those it derives from), the rules
@@ -53,6 +63,7 @@ struct Architecture {
   std::vector<Field> fields;
   std::function<void(const Config&)> check;  // throws Error("…") for what the fields alone allow
   std::function<std::unique_ptr<Model>(const Config&, bool trainable)> make;
+  std::vector<Rung> rungs;  // small to large
 };
 const std::vector<const Architecture*>& architectures();
 const Architecture& architecture(const std::string& name);  // throws UsageError for an unknown one

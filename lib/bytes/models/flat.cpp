@@ -30,7 +30,17 @@ const Architecture& flat_architecture() {
       .fields = {fields().body.d_model, fields().body.layers, fields().body.n_heads, fields().body.ffn_hidden,
                  fields().ctx, fields().rope_base, fields().norm_eps, fields().vocab},
       .check = nullptr,
-      .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<FlatModel>(c, trainable); }};
+      .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<FlatModel>(c, trainable); },
+      // Width and depth grow together; the learning rate falls with the width (bytes-train(1)).
+      .rungs = {{{{"d_model", "64"}, {"n_layers", "2"}}, 4e-3},
+                {{{"d_model", "128"}, {"n_layers", "2"}}, 3e-3},
+                {{{"d_model", "128"}, {"n_layers", "4"}}, 3e-3},
+                {{{"d_model", "192"}, {"n_layers", "4"}}, 2.5e-3},
+                {{{"d_model", "256"}, {"n_layers", "4"}}, 2e-3},
+                {{{"d_model", "256"}, {"n_layers", "6"}}, 2e-3},
+                {{{"d_model", "384"}, {"n_layers", "6"}}, 1.5e-3},
+                {{{"d_model", "512"}, {"n_layers", "8"}}, 1e-3},
+                {{{"d_model", "768"}, {"n_layers", "12"}}, 6e-4}}};
   return a;
 }
 

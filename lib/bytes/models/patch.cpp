@@ -62,7 +62,8 @@ struct Fields {
                                4, (k == 0 ? c.integer(global.d_model) : c.integers(inner.d_model)[k - 1]) / units[k]));
                          return e;
                        },
-                       .count = inner_count};
+                       .count = inner_count,
+                       .size = true};
   Field rope_base = rope_base_field(), norm_eps = norm_eps_field(), vocab = vocab_field();
 };
 const Fields& fields() {
@@ -90,7 +91,14 @@ const Architecture& patch_architecture() {
       .fields = {f.global.d_model, f.global.layers, f.global.n_heads, f.global.ffn_hidden, f.ctx, f.rope_base,
                  f.norm_eps, f.vocab, f.patch, f.inner.d_model, f.inner.layers, f.inner.ffn_hidden, f.stage_embed},
       .check = check,
-      .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<PatchModel>(c, trainable); }};
+      .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<PatchModel>(c, trainable); },
+      // The global stage as the flat model's rungs; the finer ones at half its width or less.
+      .rungs = {{{{"d_model", "128"}, {"n_layers", "2"}, {"inner_d_model", "64"}, {"inner_layers", "1"}}, 4e-3},
+                {{{"d_model", "192"}, {"n_layers", "3"}, {"inner_d_model", "128"}, {"inner_layers", "1"}}, 3e-3},
+                {{{"d_model", "256"}, {"n_layers", "4"}, {"inner_d_model", "128"}, {"inner_layers", "2"}}, 2e-3},
+                {{{"d_model", "384"}, {"n_layers", "4"}, {"inner_d_model", "256"}, {"inner_layers", "2"}}, 1.5e-3},
+                {{{"d_model", "512"}, {"n_layers", "6"}, {"inner_d_model", "256"}, {"inner_layers", "2"}}, 1e-3},
+                {{{"d_model", "768"}, {"n_layers", "8"}, {"inner_d_model", "384"}, {"inner_layers", "2"}}, 6e-4}}};
   return a;
 }
 

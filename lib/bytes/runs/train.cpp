@@ -171,6 +171,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   rep.precision = precision_name(model.set_precision(o.precision));  // after the weights are in
   Schedule schedule(o, per_step);
   if (st.total_steps == 0) st.total_steps = schedule.planned_steps();
+  if (st.step == 0 && st.seconds == 0) st.seconds = o.setup_seconds;
 
   progress(st, rep);
   const auto run_start = clock::now();

@@ -23,6 +23,9 @@ struct TrainOptions {
   int64_t max_steps = 0;
   uint64_t max_bytes = 0;
   double max_seconds = 0;
+  // Wall time a new run spent before training (choosing its size, sizing.hpp): counted against
+  // max_seconds and in the reports' seconds.
+  double setup_seconds = 0;
   int64_t val_every = 200, checkpoint_every = 500, log_every = 10;
   uint64_t val_bytes = 1 << 16;
   bool resume = false;
