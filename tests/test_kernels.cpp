@@ -1,4 +1,5 @@
-// bf16: rounding, the products that read bf16 operands, and the weight copies they read.
+// bf16: rounding, the products that read bf16 operands, and the weight copies they read; the
+// elementwise kernels of each ISA build against plain scalar code.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "bytes/kernels/bf16.hpp"
+#include "bytes/kernels/isa.hpp"
 #include "bytes/kernels/matmul.hpp"
 #include "bytes/models/flat.hpp"
 #include "testing.hpp"
@@ -150,4 +152,72 @@ TEST_CASE("a model in bf16 says which precision runs, and trains differently fro
   CHECK((g32 != g16) == bf16_native());
   Precision again;
   CHECK(train(Precision::bf16, again) == g16);  // and bf16 is deterministic
+}
+
+namespace {
+
+struct IsaBuild {
+  const char* name;
+  void (*swiglu_forward)(const float*, const float*, int64_t, float*);
+  void (*swiglu_backward)(const float*, const float*, const float*, int64_t, float*, float*);
+  float (*cross_entropy)(float*, int64_t, int32_t, float);
+};
+
+// The builds this CPU can run (generic everywhere).
+std::vector<IsaBuild> runnable_builds() {
+  namespace k = bytes::kernels;
+  std::vector<IsaBuild> b = {
+      {"generic", k::generic::swiglu_forward_row, k::generic::swiglu_backward_row, k::generic::cross_entropy_row}};
+  if (k::has_avx2_fma())
+    b.push_back({"avx2", k::avx2::swiglu_forward_row, k::avx2::swiglu_backward_row, k::avx2::cross_entropy_row});
+  if (k::has_avx512())
+    b.push_back({"avx512", k::avx512::swiglu_forward_row, k::avx512::swiglu_backward_row, k::avx512::cross_entropy_row});
+  return b;
+}
+
+bool near(double got, double want, double rel, double abs) { return std::fabs(got - want) <= abs + rel * std::fabs(want); }
+
+}  // namespace
+
+TEST_CASE("each ISA's SwiGLU and cross-entropy agree with scalar code, whole vectors and tails alike") {
+  std::mt19937_64 rng(7);
+  for (const IsaBuild& isa : runnable_builds()) {
+    CAPTURE(isa.name);
+    for (int64_t hid : {1, 7, 16, 37, 64}) {
+      CAPTURE(hid);
+      auto g = randn(rng, size_t(hid)), u = randn(rng, size_t(hid)), ds = randn(rng, size_t(hid));
+      for (auto& x : g) x *= 4;
+      g[0] = -100.0f;  // the extremes: no infinity, no NaN
+      if (hid > 1) g[1] = 100.0f;
+      const size_t n = static_cast<size_t>(hid);
+      std::vector<float> s(n), dg(n), du(n);
+      isa.swiglu_forward(g.data(), u.data(), hid, s.data());
+      isa.swiglu_backward(ds.data(), g.data(), u.data(), hid, dg.data(), du.data());
+      for (size_t j = 0; j < size_t(hid); ++j) {
+        const double sig = 1.0 / (1.0 + std::exp(-double(g[j])));
+        CHECK(near(s[j], double(g[j]) * sig * u[j], 1e-5, 1e-30));
+        CHECK(near(du[j], double(ds[j]) * g[j] * sig, 1e-5, 1e-30));
+        CHECK(near(dg[j], double(ds[j]) * u[j] * sig * (1 + g[j] * (1 - sig)), 1e-5, 1e-30));
+      }
+    }
+    for (int64_t V : {3, 16, 258}) {
+      CAPTURE(V);
+      auto z = randn(rng, size_t(V));
+      for (auto& x : z) x *= 8;
+      z[size_t(V - 1)] = 60.0f;  // far above the rest
+      for (int32_t target : {0, int32_t(V - 1)}) {
+        double mx = *std::max_element(z.begin(), z.end()), sum = 0;
+        for (float x : z) sum += std::exp(double(x) - mx);
+        const double log_sum = std::log(sum) + mx;
+        auto loss_only = z;
+        CHECK(near(isa.cross_entropy(loss_only.data(), V, target, 0), log_sum - z[size_t(target)], 1e-6, 1e-5));
+        CHECK(loss_only == z);  // the logits stay without a gradient to make
+        auto grad = z;
+        const float scale = 0.25f;
+        CHECK(near(isa.cross_entropy(grad.data(), V, target, scale), log_sum - z[size_t(target)], 1e-6, 1e-5));
+        for (size_t j = 0; j < size_t(V); ++j)
+          CHECK(near(grad[j], scale * (std::exp(double(z[j]) - log_sum) - (int64_t(j) == target)), 1e-5, 1e-7));
+      }
+    }
+  }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLI tests for scripts/study-robustness and scripts/study-adaptation at a tiny size: studies.sh CASE
+# CLI tests for scripts/study-robustness, study-adaptation and study-sizes at a tiny size: studies.sh CASE
 . "$(dirname "$0")/lib.sh"
 S=$BYTES_SOURCE/scripts
 export BYTES_BIN=$B
@@ -85,6 +85,31 @@ assert r["threshold"] == max(m["curve"][-1]["val_bpb"] for m in r["models"])
 PY
 }
 
+# Two budgets of a few seconds: bytes-train's own choice (the smallest size, at such budgets)
+# trained and scored for each; the outputs well formed.
+case_sizes() {
+  fortunes en f.txt
+  "$S/study-sizes" --text f.txt --minutes 0.04,0.06 -o out >table 2>err || { cat err >&2; fail "exit"; }
+  grep -q '^== 0.04 min (best: chosen)' table && grep -q '^== 0.06 min' table || fail "table: $(cat table)"
+  python3 - <<'PY' || fail "the outputs"
+import json, re, xml.dom.minidom
+r = json.load(open("out/sizes.json"))
+assert [b["minutes"] for b in r["budgets"]] == [0.04, 0.06], r["budgets"]
+for b in r["budgets"]:
+    chosen = [e for e in b["runs"] if e["name"] == "chosen"]
+    assert len(chosen) == 1 and chosen[0]["rung"] == 1 == b["plan_pick"], b
+    e = chosen[0]
+    assert e["d_model"] == 64 and e["lr"] == 0.004 and e["steps"] > 0 and 0 < e["heldout_bpb"] < 9, e
+    # Measuring counts against the budget: the run ends within it (and a step or a check past it).
+    assert e["seconds"] <= b["minutes"] * 60 + 1.5, e
+    assert sum(p["pick"] for p in b["plan"]) == 1, b["plan"]
+md = open("out/sizes.md").read()
+assert len(re.findall(r"^\| 0\.0[46] min \| chosen \| 1 \|", md, re.M)) == 2, md
+svg = xml.dom.minidom.parse("out/sizes.svg")
+assert [p.getAttribute("data-model") for p in svg.getElementsByTagName("path")] == ["0.04 min", "0.06 min"]
+PY
+}
+
 # A bad argument: one line on stderr, nonzero exit, nothing written.
 case_usage_errors() {
   fortunes en f.txt
@@ -103,6 +128,12 @@ case_usage_errors() {
     # shellcheck disable=SC2086
     code=0; "$S/study-robustness" $bad -o out >stdout 2>err || code=$?
     [ "$code" != 0 ] && [ "$(wc -l <err)" = 1 ] && grep -q '^study-robustness: error: ' err || fail "$bad: $code $(cat err)"
+  done
+  for bad in "--minutes x" "--minutes 2,-1" "--around -1" "--threads -1" "--text nothing" "--bogus"; do
+    # shellcheck disable=SC2086
+    code=0; "$S/study-sizes" $bad -o out >stdout 2>err || code=$?
+    [ "$code" != 0 ] && [ "$(wc -l <err)" = 1 ] && grep -q '^study-sizes: error: ' err || fail "$bad: $code $(cat err)"
+    [ ! -e out ] || fail "study-sizes $bad: wrote out"
   done
   for bad in "--points 0" "--source nothing" "--target-bpb x"; do
     # shellcheck disable=SC2086

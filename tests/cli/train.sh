@@ -335,6 +335,23 @@ case_init_resume() {
   same whole/model.safetensors made/model.safetensors
 }
 
+# --resume with a larger budget trains further: the schedule grows, and says so.
+case_resume_longer() {
+  dataset
+  bytes-train $tiny -d d.bds -o run --steps 10 --warmup 2 --log-every 1 2>log  # (not -q: the resumed run takes it too)
+  bytes-train --resume -o run --steps 20 2>log || { cat log; fail "resume with a larger budget"; }
+  grep -q '^bytes-train: warning: the schedule grows from 10 to 20 steps' log || { cat log; fail "no warning"; }
+  python3 - <<'PY' || fail "the run did not go on"
+import json
+rows = {r["step"]: r for r in map(json.loads, open("run/metrics.jsonl"))}
+assert max(rows) == 20, sorted(rows)
+assert rows[11]["lr"] > rows[10]["lr"], (rows[10]["lr"], rows[11]["lr"])  # the longer cosine
+PY
+  # The same budget again: nothing more to do.
+  bytes-train -q --resume -o run --steps 20
+  [ "$(tail -n 1 run/metrics.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])')" = 20 ] || fail "trained past 20"
+}
+
 # A time budget alone chooses the size, lr and warmup by measuring (bytes-train(1), CHOOSING A SIZE).
 case_sizes() {
   dataset

@@ -37,6 +37,8 @@ double parse_duration(const std::string& text) {
   std::string unit = text.substr(used);
   double scale = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
   if (scale < 0 || !(v > 0)) throw UsageError("not a positive duration: '" + text + "' (e.g. 600, 90s, 10m, 2h)");
+  // (A year at most: a longer one, or inf, would overflow the step counts made from it.)
+  if (!(v * scale <= 366.0 * 24 * 3600)) throw UsageError("a duration of at most a year, not '" + text + "'");
   return v * scale;
 }
 

@@ -1,6 +1,5 @@
-// Tiled causal attention. This file is compiled for AVX-512, for AVX2+FMA and for the baseline
-// ISA (ATTENTION_ISA names the namespace, ATTENTION_WIDTH the floats of a vector register and
-// ATTENTION_ROWS the query rows of a register block); kernels.cpp picks one at run time. The
+// Tiled causal attention, compiled for AVX-512, for AVX2+FMA and for the baseline ISA (vec.hpp;
+// ATTENTION_ROWS is the query rows of a register block); kernels.cpp picks one at run time. The
 // products accumulate each element in the same order at every width.
 #include <algorithm>
 #include <cmath>
@@ -10,46 +9,16 @@
 
 #include <omp.h>
 
-namespace bytes::kernels::ATTENTION_ISA {
+#include "bytes/kernels/isa.hpp"
+#include "bytes/kernels/vec.hpp"
+
+namespace bytes::kernels::KERNEL_ISA {
 
 namespace {
 
 constexpr int64_t tile = 64;  // query and key rows per tile
-constexpr int64_t W = ATTENTION_WIDTH;   // floats per vector
 constexpr int64_t MR = ATTENTION_ROWS;   // rows of a register block: 2·MR accumulators + 3 fit the registers
 constexpr int64_t NR = 2 * W;            // columns of a register block
-
-typedef float v8 __attribute__((vector_size(W * 4)));
-typedef int32_t i8 __attribute__((vector_size(W * 4)));
-
-inline v8 load8(const float* p) {
-  v8 v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
-inline v8 splat(float x) { return x - v8{}; }
-
-// exp of W floats to about 1 ulp: range reduction by ln 2, a degree-6 polynomial, and the exponent
-// added directly. Inputs below −87 give 0 (used for masked scores).
-inline v8 exp8(v8 x) {
-  x = x < splat(-87.0f) ? splat(-87.0f) : x;
-  x = x > splat(88.0f) ? splat(88.0f) : x;
-  v8 n = x * splat(1.44269504088896341f);
-  n = __builtin_convertvector(__builtin_convertvector(n + (n >= splat(0.0f) ? splat(0.5f) : splat(-0.5f)), i8), v8);
-  v8 r = x - n * splat(0.693359375f) + n * splat(2.12194440e-4f);
-  v8 p = splat(1.9875691500e-4f);
-  p = p * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  p = p * r * r + r + splat(1.0f);
-  i8 e = (__builtin_convertvector(n, i8) + 127) << 23;
-  v8 scale;
-  __builtin_memcpy(&scale, &e, sizeof scale);
-  return p * scale;
-}
 
 // On a tile where query row i sees key j ≤ i only (the causal diagonal), the parts of a product
 // that are masked need not be computed: they are zeros or never read.
@@ -301,4 +270,4 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
   }
 }
 
-}  // namespace bytes::kernels::ATTENTION_ISA
+}  // namespace bytes::kernels::KERNEL_ISA

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "bytes/kernels/cpu.hpp"
+#include "bytes/kernels/isa.hpp"
 
 namespace bytes::kernels {
 
@@ -129,31 +129,18 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
     }
 }
 
-#define ATTENTION_BUILD(isa)                                                                                 \
-  namespace isa {                                                                                              \
-  void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);       \
-  void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t,      \
-                          int64_t, int64_t, bool, float*);                                                     \
-  }
-ATTENTION_BUILD(avx512)
-ATTENTION_BUILD(avx2)
-ATTENTION_BUILD(generic)
-#undef ATTENTION_BUILD
-
-const char* attention_impl() { return has_avx512() ? "avx512" : has_avx2_fma() ? "avx2" : "generic"; }
+const char* attention_impl() { return for_this_cpu("avx512", "avx2", "generic"); }
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse) {
-  const auto f = has_avx512() ? avx512::attention_forward : has_avx2_fma() ? avx2::attention_forward
-                                                                           : generic::attention_forward;
-  f(qkv, offsets, S, H, hd, causal, out, lse);
+  for_this_cpu(avx512::attention_forward, avx2::attention_forward, generic::attention_forward)(qkv, offsets, S, H, hd,
+                                                                                                causal, out, lse);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
-  const auto f = has_avx512() ? avx512::attention_backward : has_avx2_fma() ? avx2::attention_backward
-                                                                            : generic::attention_backward;
-  f(qkv, out, dout, lse, offsets, S, H, hd, causal, dqkv);
+  for_this_cpu(avx512::attention_backward, avx2::attention_backward, generic::attention_backward)(
+      qkv, out, dout, lse, offsets, S, H, hd, causal, dqkv);
 }
 
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out) {
@@ -186,31 +173,20 @@ void attention_decode(const float* q, const float* k, const float* v, int64_t n,
 }
 
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) {
+  const auto row = for_this_cpu(avx512::swiglu_forward_row, avx2::swiglu_forward_row, generic::swiglu_forward_row);
 #pragma omp parallel for schedule(static) if (n * hid >= min_parallel)
-  for (int64_t i = 0; i < n; ++i) {
-    const float *g = gu + i * 2 * hid, *u = g + hid;
-    float* si = s + i * hid;
-#pragma omp simd
-    for (int64_t j = 0; j < hid; ++j) si[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
-  }
+  for (int64_t i = 0; i < n; ++i) row(gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, s + i * hid);
 }
 
 void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu) {
+  const auto row = for_this_cpu(avx512::swiglu_backward_row, avx2::swiglu_backward_row, generic::swiglu_backward_row);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float *g = gu + i * 2 * hid, *u = g + hid, *dsi = ds + i * hid;
-    float *dg = dgu + i * 2 * hid, *du = dg + hid;
-#pragma omp simd
-    for (int64_t j = 0; j < hid; ++j) {
-      float sig = 1.0f / (1.0f + std::exp(-g[j]));
-      float silu = g[j] * sig;
-      du[j] = dsi[j] * silu;
-      dg[j] = dsi[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
-    }
-  }
+  for (int64_t i = 0; i < n; ++i)
+    row(ds + i * hid, gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, dgu + i * 2 * hid, dgu + i * 2 * hid + hid);
 }
 
 void cross_entropy(float* logits, const int32_t* targets, int64_t n, int64_t V, float grad_scale, float* losses) {
+  const auto row = for_this_cpu(avx512::cross_entropy_row, avx2::cross_entropy_row, generic::cross_entropy_row);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     float* z = logits + i * V;
@@ -219,16 +195,8 @@ void cross_entropy(float* logits, const int32_t* targets, int64_t n, int64_t V, 
       if (grad_scale != 0) std::fill(z, z + V, 0.0f);
       continue;
     }
-    float mx = z[0];
-    for (int64_t j = 1; j < V; ++j) mx = std::max(mx, z[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < V; ++j) sum += std::exp(double(z[j] - mx));
-    const double log_sum = std::log(sum) + mx;
-    if (losses) losses[i] = float(log_sum - z[targets[i]]);
-    if (grad_scale != 0) {
-      for (int64_t j = 0; j < V; ++j) z[j] = grad_scale * float(std::exp(double(z[j]) - log_sum));
-      z[targets[i]] -= grad_scale;
-    }
+    const float loss = row(z, V, targets[i], grad_scale);
+    if (losses) losses[i] = loss;
   }
 }
 

@@ -25,7 +25,8 @@ Schedule::Schedule(const TrainOptions& o, int64_t bytes_per_step) : o_(o), plann
 bool Schedule::done(const TrainState& st) const {
   // No budget at all: a run from a model file made at step 0 (TrainOptions::init).
   if (planned_ == 0 && o_.max_seconds <= 0) return true;
-  return (planned_ != 0 && st.step >= st.total_steps) || (o_.max_seconds > 0 && st.seconds >= o_.max_seconds);
+  // A time budget takes one step at least: choosing a size (sizing.hpp) may have spent it all.
+  return (planned_ != 0 && st.step >= st.total_steps) || (o_.max_seconds > 0 && st.seconds >= o_.max_seconds && st.step > 0);
 }
 
 double Schedule::lr(const TrainState& st) const {

@@ -22,6 +22,7 @@ nlohmann::ordered_json SizePlan::Row::json() const {
   j["flags"] = flags;
   j["params"] = params;
   j["lr"] = lr;
+  if (too_big) j["too_big"] = true;
   if (step_seconds > 0) {
     j["step_seconds"] = std::round(step_seconds * 1e4) / 1e4;
     j["steps"] = steps;
@@ -42,8 +43,8 @@ std::string SizePlan::table() const {
       out += fmt::format("{}{:>10} {:>9.4f} {:>8} {:>10.0f} {:>7.2f} {:>8}  {}\n", mark, r.params, r.step_seconds, r.steps,
                          r.bytes, r.bytes / double(r.params), r.lr, r.model.summary());
     else
-      out += fmt::format("{}{:>10} {:>9} {:>8} {:>10} {:>7} {:>8}  {}\n", mark, r.params, "-", "-", "-", "-", r.lr,
-                         r.model.summary());
+      out += fmt::format("{}{:>10} {:>9} {:>8} {:>10} {:>7} {:>8}  {}{}\n", mark, r.params, "-", "-", "-", "-", r.lr,
+                         r.model.summary(), r.too_big ? " (needs more memory than is available)" : "");
   }
   return out;
 }
@@ -93,18 +94,24 @@ SizePlan plan_size(const TrainOptions& o, const std::string& arch, const std::ma
   Dataset ds(o.dataset);
   Sampler sampler(ds, Split::train);
   SizePlan plan;
-  bool short_of_bytes = false;
+  const uint64_t memory = available_memory();
+  bool stop = false;  // a rung fell short of bytes or of memory: the larger ones would too
   for (const Rung& rung : architecture(arch).rungs) {
     std::map<std::string, std::string> flags = given;
     for (const auto& [name, value] : rung.flags) flags[name] = value;
     SizePlan::Row row{.model = Config::make(arch, flags), .lr = rung.lr};
     const auto model = make_model(row.model, false);
     row.params = model->n_params();
-    if (!short_of_bytes) {
+    const auto batches = stop ? nullptr : model->batches(sampler);
+    // (The smallest is measured whatever its need: train() refuses it with its own message.)
+    if (batches && memory && !plan.rows.empty() && training_memory(o, *model, *batches) > memory) {
+      row.too_big = true;
+      stop = true;
+    }
+    if (!stop) {
       model->allocate_params();
       model->init(o.seed);
       model->set_precision(o.precision);
-      const auto batches = model->batches(sampler);
       const double per_step = double(o.batch * model->context() * o.accum) * batches->bytes_per_unit();
       row.step_seconds = step_seconds(o, *model, *batches);
       // The budget left once the measuring is done (an estimate: the rungs still to measure
@@ -112,8 +119,8 @@ SizePlan plan_size(const TrainOptions& o, const std::string& arch, const std::ma
       const double left = std::max(0.0, o.max_seconds - since(start));
       row.steps = std::max<int64_t>(1, int64_t(left / row.step_seconds));
       row.bytes = double(row.steps) * per_step;
-      short_of_bytes = row.bytes < sizing_bytes_per_param * double(row.params);
-      if (!short_of_bytes || plan.rows.empty()) plan.pick = plan.rows.size();
+      stop = row.bytes < sizing_bytes_per_param * double(row.params);
+      if (!stop || plan.rows.empty()) plan.pick = plan.rows.size();
     }
     plan.rows.push_back(std::move(row));
   }

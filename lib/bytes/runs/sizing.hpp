@@ -24,6 +24,7 @@ struct SizePlan {
     double lr = 0;
     int64_t params = 0;
     double step_seconds = 0;  // measured; 0 where not measured (a smaller rung already fell short)
+    bool too_big = false;     // its training would need more memory than is available
     double bytes = 0;         // training bytes the budget allows at that speed
     int64_t steps = 0;
     nlohmann::ordered_json json() const;
@@ -40,7 +41,8 @@ struct SizePlan {
 
 // Measures the rungs of `arch` (size flags from the rung, other model flags from `given`) for the
 // budget o.max_seconds on o's data, batch, accum, precision and seed, and picks one. Stops at the
-// first rung that falls short: the ones after it are larger and slower.
+// first rung that falls short of bytes (the ones after it are larger and slower) or that would
+// not fit in the available memory (train()'s measure).
 SizePlan plan_size(const TrainOptions& o, const std::string& arch, const std::map<std::string, std::string>& given);
 
 // Warmup steps for a run of `steps` steps: 5% of them, at least 5 and at most 100.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <spdlog/spdlog.h>
 
 #include "bytes/base/error.hpp"
 #include "bytes/base/interrupt.hpp"
@@ -54,6 +55,10 @@ uint64_t available_memory() {
   return 0;
 }
 
+uint64_t training_memory(const TrainOptions& o, const Model& model, const Batches& batches) {
+  return model.activation_bytes(o.batch, batches.bytes_per_unit()) + 16 * uint64_t(model.n_params()) + matmul_cache_bytes;
+}
+
 namespace {
 
 // What a step's micro-batches trained on, summed.
@@ -70,14 +75,10 @@ int64_t bytes_per_step(const TrainOptions& o, const Model& model, const Batches&
   return std::max<int64_t>(1, std::llround(double(o.batch * model.context() * o.accum) * batches.bytes_per_unit()));
 }
 
-// Refuses a size that cannot fit before any work is done: parameters, gradients and the two
-// AdamW moments, the activations of a step (the word model's from this split's mean word
-// length) and oneDNN's primitive cache (bounded: matmul.hpp).
+// Refuses a size that cannot fit before any work is done (training_memory).
 void check_memory(const TrainOptions& o, const Model& model, const Batches& batches) {
   const int64_t B = o.batch, T = model.context();
-  const uint64_t need =
-      model.activation_bytes(B, batches.bytes_per_unit()) + 16 * uint64_t(model.n_params()) + matmul_cache_bytes;
-  const uint64_t have = available_memory();
+  const uint64_t need = training_memory(o, model, batches), have = available_memory();
   if (have && need > have)
     throw Error("batch " + std::to_string(B) + " × ctx " + std::to_string(T) + " needs " + human_bytes(double(need)) +
                 " of memory; " + human_bytes(double(have)) + " is available: lower --batch or --ctx");
@@ -170,7 +171,16 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   run.start(o, model, st);
   rep.precision = precision_name(model.set_precision(o.precision));  // after the weights are in
   Schedule schedule(o, per_step);
-  if (st.total_steps == 0) st.total_steps = schedule.planned_steps();
+  if (st.total_steps == 0) {
+    st.total_steps = schedule.planned_steps();
+  } else if (schedule.planned_steps() > st.total_steps) {
+    // A resumed run given a larger budget (bytes-train --resume --steps N): the schedule grows to
+    // it, and the learning rate follows the longer cosine from the step the run is at.
+    spdlog::warn("the schedule grows from {} to {} steps: the learning rate goes from {:.3e} back up to {:.3e}",
+                 st.total_steps, schedule.planned_steps(), learning_rate(o, st.step - 1, st.total_steps),
+                 learning_rate(o, st.step, schedule.planned_steps()));
+    st.total_steps = schedule.planned_steps();
+  }
   if (st.step == 0 && st.seconds == 0) st.seconds = o.setup_seconds;
 
   progress(st, rep);

@@ -63,4 +63,9 @@ TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 // MemAvailable of /proc/meminfo in bytes (0 when unknown).
 uint64_t available_memory();
 
+// Memory a training step needs: parameters, gradients and the two AdamW moments, the activations
+// of a step (the word model's from the split's mean word length) and oneDNN's primitive cache
+// (bounded: matmul.hpp). train() refuses a size that needs more than is available before any work.
+uint64_t training_memory(const TrainOptions& o, const Model& model, const Batches& batches);
+
 }  // namespace bytes

@@ -1,0 +1,55 @@
+// Vectors of KERNEL_WIDTH floats for the kernels compiled once per ISA (lib/meson.build builds
+// attention.cpp and elementwise.cpp for AVX-512, AVX2+FMA and the baseline, each in the namespace
+// KERNEL_ISA; kernels.cpp picks one at run time). GCC's vector extensions, so that one source
+// becomes each ISA's instructions.
+#pragma once
+#include <cstdint>
+
+namespace bytes::kernels::KERNEL_ISA {
+namespace {  // each ISA's own copy, not exported
+
+constexpr int64_t W = KERNEL_WIDTH;  // floats per vector
+
+typedef float v8 __attribute__((vector_size(W * 4)));
+typedef int32_t i8 __attribute__((vector_size(W * 4)));
+
+inline v8 load8(const float* p) {
+  v8 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+inline v8 splat(float x) { return x - v8{}; }
+
+// exp of W floats to about 1 ulp: range reduction by ln 2, a degree-6 polynomial, and the exponent
+// added directly. Inputs are clamped to [−87, 88]: below, about 1.6e-38 (masked scores take it as
+// nothing); above, about 1.7e38 (never infinity).
+inline v8 exp8(v8 x) {
+  x = x < splat(-87.0f) ? splat(-87.0f) : x;
+  x = x > splat(88.0f) ? splat(88.0f) : x;
+  v8 n = x * splat(1.44269504088896341f);
+  n = __builtin_convertvector(__builtin_convertvector(n + (n >= splat(0.0f) ? splat(0.5f) : splat(-0.5f)), i8), v8);
+  v8 r = x - n * splat(0.693359375f) + n * splat(2.12194440e-4f);
+  v8 p = splat(1.9875691500e-4f);
+  p = p * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = p * r * r + r + splat(1.0f);
+  i8 e = (__builtin_convertvector(n, i8) + 127) << 23;
+  v8 scale;
+  __builtin_memcpy(&scale, &e, sizeof scale);
+  return p * scale;
+}
+
+// The first n < W floats of p, the rest zero; and the first n lanes of v stored to p.
+inline v8 load_part(const float* p, int64_t n) {
+  v8 v{};
+  __builtin_memcpy(&v, p, size_t(n) * sizeof(float));
+  return v;
+}
+inline void store_part(float* p, v8 v, int64_t n) { __builtin_memcpy(p, &v, size_t(n) * sizeof(float)); }
+
+}  // namespace
+}  // namespace bytes::kernels::KERNEL_ISA
