@@ -92,8 +92,9 @@ const Architecture& patch_architecture() {
                  f.norm_eps, f.vocab, f.patch, f.inner.d_model, f.inner.layers, f.inner.ffn_hidden, f.stage_embed},
       .check = check,
       .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<PatchModel>(c, trainable); },
-      // The global stage as the flat model's rungs; the finer ones at half its width or less.
-      .rungs = {{{{"d_model", "128"}, {"n_layers", "2"}, {"inner_d_model", "64"}, {"inner_layers", "1"}}, 4e-3},
+      // The global stage as the flat model's rungs; the finer ones at half its width or less (64 at least).
+      .rungs = {{{{"d_model", "64"}, {"n_layers", "2"}, {"inner_d_model", "64"}, {"inner_layers", "1"}}, 4e-3},
+                {{{"d_model", "128"}, {"n_layers", "2"}, {"inner_d_model", "64"}, {"inner_layers", "1"}}, 4e-3},
                 {{{"d_model", "192"}, {"n_layers", "3"}, {"inner_d_model", "128"}, {"inner_layers", "1"}}, 3e-3},
                 {{{"d_model", "256"}, {"n_layers", "4"}, {"inner_d_model", "128"}, {"inner_layers", "2"}}, 2e-3},
                 {{{"d_model", "384"}, {"n_layers", "4"}, {"inner_d_model", "256"}, {"inner_layers", "2"}}, 1.5e-3},

@@ -47,8 +47,9 @@ const Architecture& word_architecture() {
                  f.dec.layers, f.dec.ffn_hidden, f.word_rule, f.word_cap},
       .check = nullptr,
       .make = [](const Config& c, bool trainable) -> std::unique_ptr<Model> { return std::make_unique<WordModel>(c, trainable); },
-      // The backbone as the flat model's rungs; the byte stacks at half its width or less.
-      .rungs = {{{{"d_model", "128"}, {"n_layers", "2"}, {"enc_d_model", "64"}, {"dec_d_model", "64"}}, 4e-3},
+      // The backbone as the flat model's rungs; the byte stacks at half its width or less (64 at least).
+      .rungs = {{{{"d_model", "64"}, {"n_layers", "2"}, {"enc_d_model", "64"}, {"dec_d_model", "64"}, {"dec_layers", "1"}}, 4e-3},
+                {{{"d_model", "128"}, {"n_layers", "2"}, {"enc_d_model", "64"}, {"dec_d_model", "64"}}, 4e-3},
                 {{{"d_model", "192"}, {"n_layers", "3"}, {"enc_d_model", "128"}, {"dec_d_model", "128"}}, 3e-3},
                 {{{"d_model", "256"}, {"n_layers", "4"}, {"enc_d_model", "128"}, {"dec_d_model", "128"}}, 2e-3},
                 {{{"d_model", "384"}, {"n_layers", "4"}, {"enc_d_model", "256"}, {"dec_d_model", "256"}}, 1.5e-3},
