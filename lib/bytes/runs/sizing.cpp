@@ -112,13 +112,12 @@ SizePlan plan_size(const TrainOptions& o, const std::string& arch, const std::ma
       model->allocate_params();
       model->init(o.seed);
       model->set_precision(o.precision);
-      const double per_step = double(o.batch * model->context() * o.accum) * batches->bytes_per_unit();
       row.step_seconds = step_seconds(o, *model, *batches);
       // The budget left once the measuring is done (an estimate: the rungs still to measure
       // take a little more).
       const double left = std::max(0.0, o.max_seconds - since(start));
       row.steps = std::max<int64_t>(1, int64_t(left / row.step_seconds));
-      row.bytes = double(row.steps) * per_step;
+      row.bytes = double(row.steps) * double(bytes_per_step(o, *model, *batches));
       stop = row.bytes < sizing_bytes_per_param * double(row.params);
       if (!stop || plan.rows.empty()) plan.pick = plan.rows.size();
     }

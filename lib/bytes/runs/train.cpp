@@ -55,6 +55,10 @@ uint64_t available_memory() {
   return 0;
 }
 
+int64_t bytes_per_step(const TrainOptions& o, const Model& model, const Batches& batches) {
+  return std::max<int64_t>(1, std::llround(double(o.batch * model.context() * o.accum) * batches.bytes_per_unit()));
+}
+
 uint64_t training_memory(const TrainOptions& o, const Model& model, const Batches& batches) {
   return model.activation_bytes(o.batch, batches.bytes_per_unit()) + 16 * uint64_t(model.n_params()) + matmul_cache_bytes;
 }
@@ -67,12 +71,6 @@ MicroBatch& operator+=(MicroBatch& a, const MicroBatch& b) {
   a.bytes += b.bytes;
   a.flops += b.flops;
   return a;
-}
-
-// Bytes a step trains on: exact for byte windows; for the word model (ctx words a row) the
-// split's mean word length makes the estimate that a byte budget is turned into steps with.
-int64_t bytes_per_step(const TrainOptions& o, const Model& model, const Batches& batches) {
-  return std::max<int64_t>(1, std::llround(double(o.batch * model.context() * o.accum) * batches.bytes_per_unit()));
 }
 
 // Refuses a size that cannot fit before any work is done (training_memory).

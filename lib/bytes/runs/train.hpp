@@ -63,6 +63,10 @@ TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 // MemAvailable of /proc/meminfo in bytes (0 when unknown).
 uint64_t available_memory();
 
+// Bytes a step trains on: exact for byte windows; for the word model (ctx words a row) the
+// split's mean word length makes the estimate that a byte budget is turned into steps with.
+int64_t bytes_per_step(const TrainOptions& o, const Model& model, const Batches& batches);
+
 // Memory a training step needs: parameters, gradients and the two AdamW moments, the activations
 // of a step (the word model's from the split's mean word length) and oneDNN's primitive cache
 // (bounded: matmul.hpp). train() refuses a size that needs more than is available before any work.
