@@ -1,5 +1,5 @@
 // bf16: rounding, the products that read bf16 operands, and the weight copies they read; the
-// elementwise kernels of each ISA build against plain scalar code.
+// elementwise and attention kernels of each ISA build against plain scalar code.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -161,17 +161,20 @@ struct IsaBuild {
   void (*swiglu_forward)(const float*, const float*, int64_t, float*);
   void (*swiglu_backward)(const float*, const float*, const float*, int64_t, float*, float*);
   float (*cross_entropy)(float*, int64_t, int32_t, float);
+  decltype(&bytes::kernels::generic::attention_forward) attention_forward;
+  decltype(&bytes::kernels::generic::attention_backward) attention_backward;
 };
 
 // The builds this CPU can run (generic everywhere).
 std::vector<IsaBuild> runnable_builds() {
   namespace k = bytes::kernels;
-  std::vector<IsaBuild> b = {
-      {"generic", k::generic::swiglu_forward_row, k::generic::swiglu_backward_row, k::generic::cross_entropy_row}};
-  if (k::has_avx2_fma())
-    b.push_back({"avx2", k::avx2::swiglu_forward_row, k::avx2::swiglu_backward_row, k::avx2::cross_entropy_row});
-  if (k::has_avx512())
-    b.push_back({"avx512", k::avx512::swiglu_forward_row, k::avx512::swiglu_backward_row, k::avx512::cross_entropy_row});
+#define BUILD(isa)                                                                                             \
+  IsaBuild{#isa, k::isa::swiglu_forward_row, k::isa::swiglu_backward_row, k::isa::cross_entropy_row, \
+           k::isa::attention_forward, k::isa::attention_backward}
+  std::vector<IsaBuild> b = {BUILD(generic)};
+  if (k::has_avx2_fma()) b.push_back(BUILD(avx2));
+  if (k::has_avx512()) b.push_back(BUILD(avx512));
+#undef BUILD
   return b;
 }
 
@@ -220,4 +223,52 @@ TEST_CASE("each ISA's SwiGLU and cross-entropy agree with scalar code, whole vec
       }
     }
   }
+}
+
+TEST_CASE("each ISA's attention matches the plain softmax, and their backwards agree") {
+  // The dispatched build's backward is checked against finite differences in test_model.cpp; here
+  // every build this CPU runs is held to plain double code (forward) and to the others (backward).
+  std::mt19937_64 rng(8);
+  const int64_t H = 2, hd = 64, D = H * hd;
+  for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{1, 200}, {64, 3, 129}})
+    for (bool causal : {true, false}) {
+      std::vector<int64_t> offsets{0};
+      for (int64_t n : lengths) offsets.push_back(offsets.back() + n);
+      const int64_t S = int64_t(lengths.size()), N = offsets.back();
+      CAPTURE(N);
+      CAPTURE(causal);
+      auto qkv = randn(rng, size_t(N * 3 * D)), dout = randn(rng, size_t(N * D));
+      for (auto& x : qkv) x *= 2;  // sharper softmaxes: the running maximum changes across key tiles
+      std::vector<float> first_dqkv;
+      for (const IsaBuild& isa : runnable_builds()) {
+        CAPTURE(isa.name);
+        std::vector<float> out(size_t(N * D)), lse(size_t(N * H)), dqkv(qkv.size());
+        isa.attention_forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data());
+        for (int64_t sg = 0; sg < S; ++sg)
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t t = offsets[size_t(sg)]; t < offsets[size_t(sg + 1)]; ++t) {
+              const int64_t first = offsets[size_t(sg)], last = causal ? t : offsets[size_t(sg + 1)] - 1;
+              std::vector<double> p;
+              double mx = -1e300, z = 0;
+              for (int64_t j = first; j <= last; ++j) {
+                double dot = 0;
+                for (int64_t x = 0; x < hd; ++x)
+                  dot += double(qkv[size_t(t * 3 * D + h * hd + x)]) * qkv[size_t(j * 3 * D + D + h * hd + x)];
+                p.push_back(dot / 8.0);
+                mx = std::max(mx, p.back());
+              }
+              for (auto& v : p) z += (v = std::exp(v - mx));
+              CHECK(near(lse[size_t(t * H + h)], mx + std::log(z), 1e-5, 1e-5));
+              for (int64_t x = 0; x < hd; x += 7) {
+                double o = 0;
+                for (int64_t j = first; j <= last; ++j) o += p[size_t(j - first)] / z * qkv[size_t(j * 3 * D + 2 * D + h * hd + x)];
+                CHECK(near(out[size_t(t * D + h * hd + x)], o, 1e-4, 1e-5));
+              }
+            }
+        isa.attention_backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S, H, hd, causal,
+                               dqkv.data());
+        if (first_dqkv.empty()) first_dqkv = dqkv;
+        for (size_t i = 0; i < dqkv.size(); ++i) CHECK(near(dqkv[i], first_dqkv[i], 1e-3, 1e-4));
+      }
+    }
 }

@@ -72,7 +72,7 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 // each is loaded once rather than once per query tile. Each thread of the pool keeps its own
 // between calls (grown to the longest segment seen), so a step allocates nothing.
 struct Scratch {
-  std::vector<float> q, k, kt, v, vt, s, acc, dout, dq, dk, dv, m, l, dsum;
+  std::vector<float> q, k, kt, v, vt, s, dp, acc, dout, dq, dk, dv, m, l, dsum;
 };
 Scratch& scratch(int64_t T, int64_t hd) {
   thread_local Scratch w;
@@ -84,6 +84,7 @@ Scratch& scratch(int64_t T, int64_t hd) {
   };
   for (auto* v : {&w.q, &w.acc, &w.dout, &w.dq}) fit(*v, tile * hd);
   fit(w.s, tile * tile);
+  fit(w.dp, tile * tile);
   for (auto* v : {&w.m, &w.l, &w.dsum}) fit(*v, tile);
   for (auto* v : {&w.k, &w.kt, &w.v, &w.vt, &w.dk, &w.dv}) grow(*v, (T + tile) * hd);
   return w;
@@ -122,8 +123,7 @@ inline float row_max(const float* s, int64_t n, float init) {
     const v8 x = load8(s + c);
     m = x > m ? x : m;
   }
-  float mx = init;
-  for (int64_t x = 0; x < W; ++x) mx = std::max(mx, m[x]);
+  float mx = hmax(m);
   for (; c < n; ++c) mx = std::max(mx, s[c]);
   return mx;
 }
@@ -134,15 +134,11 @@ inline float exp_row(float* s, float shift, int64_t visible, int64_t width) {
   v8 sum = splat(0.0f);
   for (int64_t c = 0; c < width; c += W) {
     v8 e = exp8(load8(s + c) - splat(shift));
-    if (c + W > visible)
-      for (int64_t x = 0; x < W; ++x)
-        if (c + x >= visible) e[x] = 0.0f;
+    if (c + W > visible) e = lane_index() + splat(float(c)) < splat(float(visible)) ? e : splat(0.0f);
     store8(s + c, e);
     sum += e;
   }
-  float total = 0;
-  for (int64_t x = 0; x < W; ++x) total += sum[x];
-  return total;
+  return hsum(sum);
 }
 
 int64_t longest(const int64_t* offsets, int64_t S) {
@@ -177,7 +173,6 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
           std::fill(w.m.begin(), w.m.end(), -1e30f);
           std::fill(w.l.begin(), w.l.end(), 0.0f);
-          std::fill(w.acc.begin(), w.acc.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             const bool diagonal = causal && j0 == i0;
@@ -186,14 +181,17 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
               const int64_t visible = visible_keys(causal, cols, i0 + r, j0);
-              const float mx = row_max(s, visible, w.m[size_t(r)]);
-              const float corr = std::exp(w.m[size_t(r)] - mx);
-              w.l[size_t(r)] = w.l[size_t(r)] * corr + exp_row(s, mx, visible, c16);
+              const float old = w.m[size_t(r)], mx = row_max(s, visible, old);
+              if (mx > old && j0 > 0) {  // a new largest score: rescale what the earlier key tiles summed
+                const float corr = std::exp(old - mx);
+                w.l[size_t(r)] *= corr;
+                float* acc = w.acc.data() + r * hd;
+                for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
+              }
               w.m[size_t(r)] = mx;
-              float* acc = w.acc.data() + r * hd;
-              for (int64_t x = 0; x < hd; ++x) acc[x] *= corr;
+              w.l[size_t(r)] += exp_row(s, mx, visible, c16);
             }
-            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, true,
+            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, j0 > 0,
                       diagonal ? Diagonal::inner_to_row : Diagonal::none);
           }
           for (int64_t r = 0; r < rows; ++r) {
@@ -241,9 +239,9 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
             const bool diagonal = causal && j0 == i0;
             const Diagonal masked_cols = diagonal ? Diagonal::cols_to_row : Diagonal::none;
             tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false, masked_cols);
-            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.acc.data(), tile, false, masked_cols);  // dP
+            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.dp.data(), tile, false, masked_cols);
             for (int64_t r = 0; r < rows; ++r) {
-              float *p = w.s.data() + r * tile, *dp = w.acc.data() + r * tile;
+              float *p = w.s.data() + r * tile, *dp = w.dp.data() + r * tile;
               exp_row(p, lse[(row0 + i0 + r) * H + h], visible_keys(causal, cols, i0 + r, j0), c16);
               const float dsum = w.dsum[size_t(r)];
               for (int64_t c = 0; c < c16; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
@@ -251,8 +249,8 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
             // dV += Pᵀ·dO and dK += dSᵀ·Q: reductions over the tile's query rows, P and dS read in place.
             const Diagonal from = diagonal ? Diagonal::inner_from_row : Diagonal::none;
             tile_gemm<true>(c16, hd, rows, w.s.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true, from);
-            tile_gemm<true>(c16, hd, rows, w.acc.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
-            tile_gemm(rows, hd, c16, w.acc.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true,
+            tile_gemm<true>(c16, hd, rows, w.dp.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
+            tile_gemm(rows, hd, c16, w.dp.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true,
                       diagonal ? Diagonal::inner_to_row : Diagonal::none);
           }
           for (int64_t r = 0; r < rows; ++r) {

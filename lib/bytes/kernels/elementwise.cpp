@@ -23,11 +23,7 @@ inline void swiglu_grad(v8 ds, v8 g, v8 u, v8& dg, v8& du) {
 }
 
 // Lanes below n.
-inline v8 first(int64_t n) {
-  v8 lane;
-  for (int64_t i = 0; i < W; ++i) lane[i] = float(i);
-  return lane < splat(float(n)) ? splat(1.0f) : splat(0.0f);
-}
+inline v8 first(int64_t n) { return lane_index() < splat(float(n)) ? splat(1.0f) : splat(0.0f); }
 
 }  // namespace
 
