@@ -161,19 +161,33 @@ struct IsaBuild {
   void (*swiglu_forward)(const float*, const float*, int64_t, float*);
   void (*swiglu_backward)(const float*, const float*, const float*, int64_t, float*, float*);
   float (*cross_entropy)(float*, int64_t, int32_t, float);
-  decltype(&bytes::kernels::generic::attention_forward) attention_forward;
-  decltype(&bytes::kernels::generic::attention_backward) attention_backward;
 };
 
 // The builds this CPU can run (generic everywhere).
 std::vector<IsaBuild> runnable_builds() {
   namespace k = bytes::kernels;
-#define BUILD(isa)                                                                                             \
-  IsaBuild{#isa, k::isa::swiglu_forward_row, k::isa::swiglu_backward_row, k::isa::cross_entropy_row, \
-           k::isa::attention_forward, k::isa::attention_backward}
+#define BUILD(isa) IsaBuild{#isa, k::isa::swiglu_forward_row, k::isa::swiglu_backward_row, k::isa::cross_entropy_row}
   std::vector<IsaBuild> b = {BUILD(generic)};
   if (k::has_avx2_fma()) b.push_back(BUILD(avx2));
   if (k::has_avx512()) b.push_back(BUILD(avx512));
+#undef BUILD
+  return b;
+}
+
+struct AttentionBuild {
+  const char* name;
+  decltype(&bytes::kernels::generic::attention_forward) forward;
+  decltype(&bytes::kernels::generic::attention_backward) backward;
+  bool bf16;  // products of bf16 operands
+};
+
+std::vector<AttentionBuild> runnable_attention_builds() {
+  namespace k = bytes::kernels;
+#define BUILD(isa, bf16) AttentionBuild{#isa, k::isa::attention_forward, k::isa::attention_backward, bf16}
+  std::vector<AttentionBuild> b = {BUILD(generic, false)};
+  if (k::has_avx2_fma()) b.push_back(BUILD(avx2, false));
+  if (k::has_avx512()) b.push_back(BUILD(avx512, false));
+  if (k::has_avx512_bf16()) b.push_back(BUILD(avx512bf16, true));
 #undef BUILD
   return b;
 }
@@ -227,7 +241,9 @@ TEST_CASE("each ISA's SwiGLU and cross-entropy agree with scalar code, whole vec
 
 TEST_CASE("each ISA's attention matches the plain softmax, and their backwards agree") {
   // The dispatched build's backward is checked against finite differences in test_model.cpp; here
-  // every build this CPU runs is held to plain double code (forward) and to the others (backward).
+  // every build this CPU runs is held to plain double code (forward) and to the generic build
+  // (backward). The bf16 build is held to the plain softmax of its bf16-rounded q, k and v, its
+  // rounding of the probabilities allowed for, and its gradient to the f32 one as a whole.
   std::mt19937_64 rng(8);
   const int64_t H = 2, hd = 64, D = H * hd;
   for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{1, 200}, {64, 3, 129}})
@@ -239,11 +255,15 @@ TEST_CASE("each ISA's attention matches the plain softmax, and their backwards a
       CAPTURE(causal);
       auto qkv = randn(rng, size_t(N * 3 * D)), dout = randn(rng, size_t(N * D));
       for (auto& x : qkv) x *= 2;  // sharper softmaxes: the running maximum changes across key tiles
-      std::vector<float> first_dqkv;
-      for (const IsaBuild& isa : runnable_builds()) {
+      std::vector<float> f32_dqkv;
+      for (const AttentionBuild& isa : runnable_attention_builds()) {
         CAPTURE(isa.name);
+        auto input = qkv;
+        if (isa.bf16)
+          for (auto& x : input) x = round_bf16(x);
+        const double rel = isa.bf16 ? 1e-2 : 1e-4, abs = isa.bf16 ? 1e-2 : 1e-5;
         std::vector<float> out(size_t(N * D)), lse(size_t(N * H)), dqkv(qkv.size());
-        isa.attention_forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data());
+        isa.forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data());
         for (int64_t sg = 0; sg < S; ++sg)
           for (int64_t h = 0; h < H; ++h)
             for (int64_t t = offsets[size_t(sg)]; t < offsets[size_t(sg + 1)]; ++t) {
@@ -253,7 +273,7 @@ TEST_CASE("each ISA's attention matches the plain softmax, and their backwards a
               for (int64_t j = first; j <= last; ++j) {
                 double dot = 0;
                 for (int64_t x = 0; x < hd; ++x)
-                  dot += double(qkv[size_t(t * 3 * D + h * hd + x)]) * qkv[size_t(j * 3 * D + D + h * hd + x)];
+                  dot += double(input[size_t(t * 3 * D + h * hd + x)]) * input[size_t(j * 3 * D + D + h * hd + x)];
                 p.push_back(dot / 8.0);
                 mx = std::max(mx, p.back());
               }
@@ -261,14 +281,23 @@ TEST_CASE("each ISA's attention matches the plain softmax, and their backwards a
               CHECK(near(lse[size_t(t * H + h)], mx + std::log(z), 1e-5, 1e-5));
               for (int64_t x = 0; x < hd; x += 7) {
                 double o = 0;
-                for (int64_t j = first; j <= last; ++j) o += p[size_t(j - first)] / z * qkv[size_t(j * 3 * D + 2 * D + h * hd + x)];
-                CHECK(near(out[size_t(t * D + h * hd + x)], o, 1e-4, 1e-5));
+                for (int64_t j = first; j <= last; ++j)
+                  o += p[size_t(j - first)] / z * input[size_t(j * 3 * D + 2 * D + h * hd + x)];
+                CHECK(near(out[size_t(t * D + h * hd + x)], o, rel, abs));
               }
             }
-        isa.attention_backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S, H, hd, causal,
-                               dqkv.data());
-        if (first_dqkv.empty()) first_dqkv = dqkv;
-        for (size_t i = 0; i < dqkv.size(); ++i) CHECK(near(dqkv[i], first_dqkv[i], 1e-3, 1e-4));
+        isa.backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S, H, hd, causal, dqkv.data());
+        if (f32_dqkv.empty()) f32_dqkv = dqkv;
+        if (isa.bf16) {
+          double diff = 0, norm = 0;
+          for (size_t i = 0; i < dqkv.size(); ++i) {
+            diff += (double(dqkv[i]) - f32_dqkv[i]) * (double(dqkv[i]) - f32_dqkv[i]);
+            norm += double(f32_dqkv[i]) * f32_dqkv[i];
+          }
+          CHECK(std::sqrt(diff / norm) < 2e-2);
+        } else {
+          for (size_t i = 0; i < dqkv.size(); ++i) CHECK(near(dqkv[i], f32_dqkv[i], 1e-3, 1e-4));
+        }
       }
     }
 }

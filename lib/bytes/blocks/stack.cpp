@@ -98,7 +98,7 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
     k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a.data(), a.rstd1.data());
     linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
     k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
-    k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data());
+    k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data(), p);
     std::memcpy(a.hmid.data(), a.x.data(), size_t(N * d) * sizeof(float));
     linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
     k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn.data(), a.rstd2.data());
@@ -128,7 +128,7 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
     // hmid = x + o·woᵀ
     linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
     k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
-                          shape_.causal, dqkv_.data());
+                          shape_.causal, dqkv_.data(), p);
     k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true);
     linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
     k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);

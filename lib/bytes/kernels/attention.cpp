@@ -1,6 +1,14 @@
 // Tiled causal attention, compiled for AVX-512, for AVX2+FMA and for the baseline ISA (vec.hpp;
 // ATTENTION_ROWS is the query rows of a register block); kernels.cpp picks one at run time. The
 // products accumulate each element in the same order at every width.
+//
+// The fourth build, with KERNEL_PAIRS (AVX-512 with AVX512_BF16), runs the five tile products in
+// bf16 with f32 sums: its dot-product instruction adds a0·b0 + a1·b1 into each f32 lane, so both
+// operands of a product are held as 32-bit words of two bf16 values, paired along the inner
+// dimension. A dot product does not depend on the order of its terms, so each word pairs element
+// k with element k + half (half: half the inner length) rather than with k + 1: a row of words is
+// then two rows or two half-rows of floats, rounded and packed lane by lane, with no shuffles.
+// The softmax and its gradient stay in f32.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +19,13 @@
 
 #include "bytes/kernels/isa.hpp"
 #include "bytes/kernels/vec.hpp"
+
+#ifndef KERNEL_PAIRS
+#define KERNEL_PAIRS 0
+#endif
+#if KERNEL_PAIRS
+#include <immintrin.h>
+#endif
 
 namespace bytes::kernels::KERNEL_ISA {
 
@@ -71,8 +86,13 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 // the segment and head in hand, tile by tile (k, v: rows; kt, vt: their hd × 64 transposes), so
 // each is loaded once rather than once per query tile. Each thread of the pool keeps its own
 // between calls (grown to the longest segment seen), so a step allocates nothing.
+// In the pairs build: kp, vtp (keys' and values' words paired along hd, transposed: hd/2 × 64 a
+// tile), vp, kq (values' and keys' words paired along the keys of a tile), qp, dop (a query tile's
+// q and dO paired along hd), qr, dor (q and dO paired across rows), pp (P or dS paired along keys),
+// pt (P or dS paired across rows).
 struct Scratch {
   std::vector<float> q, k, kt, v, vt, s, dp, acc, dout, dq, dk, dv, m, l, dsum;
+  std::vector<uint32_t> kp, vtp, vp, kq, qp, dop, qr, dor, pp, pt;
 };
 Scratch& scratch(int64_t T, int64_t hd) {
   thread_local Scratch w;
@@ -87,6 +107,14 @@ Scratch& scratch(int64_t T, int64_t hd) {
   fit(w.dp, tile * tile);
   for (auto* v : {&w.m, &w.l, &w.dsum}) fit(*v, tile);
   for (auto* v : {&w.k, &w.kt, &w.v, &w.vt, &w.dk, &w.dv}) grow(*v, (T + tile) * hd);
+  if (KERNEL_PAIRS) {
+    auto grow_words = [](std::vector<uint32_t>& v, int64_t n) {
+      if (v.size() < size_t(n)) v.resize(size_t(n));
+    };
+    for (auto* v : {&w.kp, &w.vtp, &w.vp, &w.kq}) grow_words(*v, (T + tile) * hd / 2);
+    for (auto* v : {&w.qp, &w.dop, &w.qr, &w.dor}) grow_words(*v, tile * hd / 2);
+    for (auto* v : {&w.pp, &w.pt}) grow_words(*v, tile * tile / 2);
+  }
   return w;
 }
 
@@ -103,16 +131,173 @@ inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in
 }
 inline int64_t round_nr(int64_t n) { return (n + NR - 1) / NR * NR; }
 
-// The keys and values of one segment and head, key tile by key tile: rows zero-padded to a
-// multiple of NR (k, v) and the transposes the products read (kt, and vt when with_vt).
-void load_keys(const float* kb, const float* vb, int64_t stride, int64_t T, int64_t hd, bool with_vt, Scratch& w) {
+#if KERNEL_PAIRS
+// C (M × N, ldc) = or += A (M × K words, lda) · B (K × N words, ldb), each word two bf16 values and
+// each product of words two products added (AVX512_BF16's dot product); tile_gemm's register
+// blocks and diagonals, where A's words pair inner index k with k + half: a word is zero only if
+// both of its values are (inner_from_row starts `half` words earlier).
+template <bool TransA = false>
+__attribute__((always_inline)) inline void pair_gemm(int64_t M, int64_t N, int64_t K, const uint32_t* A, int64_t lda,
+                                                     const uint32_t* B, int64_t ldb, float* C, int64_t ldc,
+                                                     bool accumulate, Diagonal diag, int64_t half) {
+  for (int64_t i = 0; i < M; i += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - i);
+    const uint32_t* a[MR];
+    for (int64_t r = 0; r < MR; ++r) a[r] = A + (i + std::min(r, mr - 1)) * (TransA ? 1 : lda);
+    const int64_t n_end = diag == Diagonal::cols_to_row ? std::min(N, (i + mr + NR - 1) / NR * NR) : N;
+    const int64_t k_end = diag == Diagonal::inner_to_row ? std::min(K, i + mr) : K;
+    const int64_t k_begin = diag == Diagonal::inner_from_row ? std::clamp<int64_t>(i - half, 0, K) : 0;
+    for (int64_t j = 0; j < n_end; j += NR) {
+      __m512 c[MR][2];
+      for (int64_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
+      for (int64_t k = k_begin; k < k_end; ++k) {
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + k * ldb + j);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(B + k * ldb + j + W);
+        for (int64_t r = 0; r < MR; ++r) {
+          const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[r][TransA ? k * lda : k]));
+          c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0);
+          c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
+        }
+      }
+      for (int64_t r = 0; r < mr; ++r) {
+        float* out = C + (i + r) * ldc + j;
+        if (accumulate) {
+          c[r][0] = _mm512_add_ps(c[r][0], _mm512_loadu_ps(out));
+          c[r][1] = _mm512_add_ps(c[r][1], _mm512_loadu_ps(out + W));
+        }
+        _mm512_storeu_ps(out, c[r][0]);
+        _mm512_storeu_ps(out + W, c[r][1]);
+      }
+    }
+  }
+}
+
+// x rounded to bf16 (to nearest, ties to even), in the top half of each lane.
+inline u8 rounded(v8 x) {
+  u8 b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+}
+// n words (n a multiple of W) pairing lo[x] with hi[x]; hi == nullptr pairs with zeros.
+inline void pack_pairs(const float* lo, const float* hi, int64_t n, uint32_t* out) {
+  for (int64_t x = 0; x < n; x += W) {
+    const u8 word = (rounded(load8(lo + x)) >> 16) | (hi ? rounded(load8(hi + x)) : u8{});
+    __builtin_memcpy(out + x, &word, sizeof word);
+  }
+}
+// A row of n floats as n/2 words pairing x with x + n/2.
+inline void pack_halves(const float* row, int64_t n, uint32_t* out) { pack_pairs(row, row + n / 2, n / 2, out); }
+// c16 rows of hd floats (ld hd) as a tile of words paired along hd, transposed: hd/2 rows of `tile`.
+inline void pack_halves_transposed(const float* rows, int64_t c16, int64_t hd, uint32_t* out) {
+  uint32_t words[256];
+  for (int64_t j = 0; j < c16; ++j) {
+    pack_halves(rows + j * hd, hd, words);
+    for (int64_t p = 0; p < hd / 2; ++p) out[p * tile + j] = words[p];
+  }
+}
+// The first `half` rows of a block paired with the rows `half` further on (zeros past `rows`).
+inline void pack_row_pairs(const float* block, int64_t ld, int64_t rows, int64_t half, int64_t n, uint32_t* out,
+                           int64_t ld_out) {
+  for (int64_t q = 0; q < half; ++q)
+    pack_pairs(block + q * ld, q + half < rows ? block + (q + half) * ld : nullptr, n, out + q * ld_out);
+}
+#endif
+
+// The keys and values of one segment and head, key tile by key tile, in the layouts the products
+// read. f32: rows zero-padded to a multiple of NR (k, v) and the transposes (kt, and vt for the
+// backward). Pairs: kp (and vtp) paired along hd; vp (forward) or kq (backward) paired along keys.
+void prepare_keys(const float* kb, const float* vb, int64_t stride, int64_t T, int64_t hd, bool backward, Scratch& w) {
   for (int64_t j0 = 0; j0 < T; j0 += tile) {
     const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols), at = j0 * hd;
     load_rows(kb, stride, j0, cols, c16, hd, 1.0f, w.k.data() + at);
-    transpose(w.k.data() + at, c16, hd, hd, tile, w.kt.data() + at);
     load_rows(vb, stride, j0, cols, c16, hd, 1.0f, w.v.data() + at);
-    if (with_vt) transpose(w.v.data() + at, c16, hd, hd, tile, w.vt.data() + at);
+#if KERNEL_PAIRS
+    pack_halves_transposed(w.k.data() + at, c16, hd, w.kp.data() + at / 2);
+    if (backward) {
+      pack_halves_transposed(w.v.data() + at, c16, hd, w.vtp.data() + at / 2);
+      pack_row_pairs(w.k.data() + at, hd, c16, c16 / 2, hd, w.kq.data() + at / 2, hd);
+    } else {
+      pack_row_pairs(w.v.data() + at, hd, c16, c16 / 2, hd, w.vp.data() + at / 2, hd);
+    }
+#else
+    transpose(w.k.data() + at, c16, hd, hd, tile, w.kt.data() + at);
+    if (backward) transpose(w.v.data() + at, c16, hd, hd, tile, w.vt.data() + at);
+#endif
   }
+}
+
+// A query tile's q (and for the backward dO) rows, loaded in w.q (and w.dout), in the layouts the
+// pairs build's products read: paired along hd (qp, dop) and across rows (qr, dor).
+inline void pack_queries([[maybe_unused]] int64_t rows, [[maybe_unused]] int64_t hd, [[maybe_unused]] bool backward,
+                         [[maybe_unused]] Scratch& w) {
+#if KERNEL_PAIRS
+  for (int64_t r = 0; r < rows; ++r) pack_halves(w.q.data() + r * hd, hd, w.qp.data() + r * hd / 2);
+  if (!backward) return;
+  for (int64_t r = 0; r < rows; ++r) pack_halves(w.dout.data() + r * hd, hd, w.dop.data() + r * hd / 2);
+  const int64_t half = (rows + 1) / 2;
+  pack_row_pairs(w.q.data(), hd, rows, half, hd, w.qr.data(), hd);
+  pack_row_pairs(w.dout.data(), hd, rows, half, hd, w.dor.data(), hd);
+#endif
+}
+
+// S (rows × c16, in w.s) = Q·Kᵀ of the key tile at j0.
+inline void scores(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
+#if KERNEL_PAIRS
+  pair_gemm(rows, c16, hd / 2, w.qp.data(), hd / 2, w.kp.data() + j0 * hd / 2, tile, w.s.data(), tile, false, diag, 0);
+#else
+  tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false, diag);
+#endif
+}
+
+// dP (rows × c16, in w.dp) = dO·Vᵀ of the key tile at j0.
+inline void score_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
+#if KERNEL_PAIRS
+  pair_gemm(rows, c16, hd / 2, w.dop.data(), hd / 2, w.vtp.data() + j0 * hd / 2, tile, w.dp.data(), tile, false, diag,
+            0);
+#else
+  tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.dp.data(), tile, false, diag);
+#endif
+}
+
+// w.acc (rows × hd) = or += P·V, P (in w.s) zero past the visible keys.
+inline void add_values(int64_t rows, int64_t cols, int64_t c16, int64_t hd, int64_t j0, bool accumulate,
+                       Diagonal diag, Scratch& w) {
+#if KERNEL_PAIRS
+  (void)cols;
+  for (int64_t r = 0; r < rows; ++r) pack_halves(w.s.data() + r * tile, c16, w.pp.data() + r * tile / 2);
+  pair_gemm(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.vp.data() + j0 * hd / 2, hd, w.acc.data(), hd, accumulate,
+            diag, c16 / 2);
+#else
+  (void)c16;
+  tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, accumulate, diag);
+#endif
+}
+
+// dV += Pᵀ·dO and dK += dSᵀ·Q for the key tile at j0: reductions over the tile's query rows.
+inline void add_key_value_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal from, Scratch& w) {
+  float *dv = w.dv.data() + j0 * hd, *dk = w.dk.data() + j0 * hd;
+#if KERNEL_PAIRS
+  const int64_t half = (rows + 1) / 2;
+  pack_row_pairs(w.s.data(), tile, rows, half, c16, w.pt.data(), tile);
+  pair_gemm<true>(c16, hd, half, w.pt.data(), tile, w.dor.data(), hd, dv, hd, true, from, half);
+  pack_row_pairs(w.dp.data(), tile, rows, half, c16, w.pt.data(), tile);
+  pair_gemm<true>(c16, hd, half, w.pt.data(), tile, w.qr.data(), hd, dk, hd, true, from, half);
+#else
+  // P and dS read in place, transposed.
+  tile_gemm<true>(c16, hd, rows, w.s.data(), tile, w.dout.data(), hd, dv, hd, true, from);
+  tile_gemm<true>(c16, hd, rows, w.dp.data(), tile, w.q.data(), hd, dk, hd, true, from);
+#endif
+}
+
+// dQ (w.dq, rows × hd) += dS·K for the key tile at j0.
+inline void add_query_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
+#if KERNEL_PAIRS
+  for (int64_t r = 0; r < rows; ++r) pack_halves(w.dp.data() + r * tile, c16, w.pp.data() + r * tile / 2);
+  pair_gemm(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.kq.data() + j0 * hd / 2, hd, w.dq.data(), hd, true, diag,
+            c16 / 2);
+#else
+  tile_gemm(rows, hd, c16, w.dp.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true, diag);
+#endif
 }
 
 // The largest of s[0 … n) and init.
@@ -167,17 +352,17 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
         const float* qb = qkv + row0 * stride + h * hd;
         const float *kb = qb + D, *vb = qb + 2 * D;
-        load_keys(kb, vb, stride, T, hd, false, w);
+        prepare_keys(kb, vb, stride, T, hd, false, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
+          pack_queries(rows, hd, false, w);
           std::fill(w.m.begin(), w.m.end(), -1e30f);
           std::fill(w.l.begin(), w.l.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             const bool diagonal = causal && j0 == i0;
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false,
-                      diagonal ? Diagonal::cols_to_row : Diagonal::none);
+            scores(rows, c16, hd, j0, diagonal ? Diagonal::cols_to_row : Diagonal::none, w);
             for (int64_t r = 0; r < rows; ++r) {
               float* s = w.s.data() + r * tile;
               const int64_t visible = visible_keys(causal, cols, i0 + r, j0);
@@ -191,8 +376,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
               w.m[size_t(r)] = mx;
               w.l[size_t(r)] += exp_row(s, mx, visible, c16);
             }
-            tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, j0 > 0,
-                      diagonal ? Diagonal::inner_to_row : Diagonal::none);
+            add_values(rows, cols, c16, hd, j0, j0 > 0, diagonal ? Diagonal::inner_to_row : Diagonal::none, w);
           }
           for (int64_t r = 0; r < rows; ++r) {
             const float inv = 1.0f / w.l[size_t(r)];
@@ -222,11 +406,12 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
         const float* ob = out + row0 * D + h * hd;
         std::fill(w.dk.begin(), w.dk.begin() + (T + tile) * hd, 0.0f);
         std::fill(w.dv.begin(), w.dv.begin() + (T + tile) * hd, 0.0f);
-        load_keys(kb, vb, stride, T, hd, true, w);
+        prepare_keys(kb, vb, stride, T, hd, true, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
           load_rows(dob, D, i0, rows, rows, hd, 1.0f, w.dout.data());
+          pack_queries(rows, hd, true, w);
           for (int64_t r = 0; r < rows; ++r) {
             const float *dor = dob + (i0 + r) * D, *orow = ob + (i0 + r) * D;
             float dsum = 0;
@@ -238,20 +423,16 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             const bool diagonal = causal && j0 == i0;
             const Diagonal masked_cols = diagonal ? Diagonal::cols_to_row : Diagonal::none;
-            tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false, masked_cols);
-            tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.dp.data(), tile, false, masked_cols);
+            scores(rows, c16, hd, j0, masked_cols, w);
+            score_grads(rows, c16, hd, j0, masked_cols, w);
             for (int64_t r = 0; r < rows; ++r) {
               float *p = w.s.data() + r * tile, *dp = w.dp.data() + r * tile;
               exp_row(p, lse[(row0 + i0 + r) * H + h], visible_keys(causal, cols, i0 + r, j0), c16);
               const float dsum = w.dsum[size_t(r)];
               for (int64_t c = 0; c < c16; ++c) dp[c] = p[c] * (dp[c] - dsum);  // dS
             }
-            // dV += Pᵀ·dO and dK += dSᵀ·Q: reductions over the tile's query rows, P and dS read in place.
-            const Diagonal from = diagonal ? Diagonal::inner_from_row : Diagonal::none;
-            tile_gemm<true>(c16, hd, rows, w.s.data(), tile, w.dout.data(), hd, w.dv.data() + j0 * hd, hd, true, from);
-            tile_gemm<true>(c16, hd, rows, w.dp.data(), tile, w.q.data(), hd, w.dk.data() + j0 * hd, hd, true, from);
-            tile_gemm(rows, hd, c16, w.dp.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true,
-                      diagonal ? Diagonal::inner_to_row : Diagonal::none);
+            add_key_value_grads(rows, c16, hd, j0, diagonal ? Diagonal::inner_from_row : Diagonal::none, w);
+            add_query_grads(rows, c16, hd, j0, diagonal ? Diagonal::inner_to_row : Diagonal::none, w);
           }
           for (int64_t r = 0; r < rows; ++r) {
             float* dq = dqkv + (row0 + i0 + r) * stride + h * hd;

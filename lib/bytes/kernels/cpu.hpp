@@ -14,4 +14,11 @@ inline bool has_avx512() {
   return yes;
 }
 
+// AVX-512 with its bf16 dot products (the bf16 attention build).
+inline bool has_avx512_bf16() {
+  static const bool yes = has_avx512() && __builtin_cpu_supports("avx512bf16") &&
+                          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return yes;
+}
+
 }  // namespace bytes::kernels

@@ -7,11 +7,15 @@
 
 namespace bytes::kernels {
 
-#define BYTES_KERNELS_OF(isa)                                                                                \
+#define BYTES_ATTENTION_OF(isa)                                                                              \
   namespace isa {                                                                                              \
   void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);       \
   void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t,      \
                           int64_t, int64_t, bool, float*);                                                     \
+  }
+#define BYTES_KERNELS_OF(isa)                                                                                \
+  BYTES_ATTENTION_OF(isa)                                                                                      \
+  namespace isa {                                                                                              \
   /* SwiGLU over one row: s = silu(g)·u; and its gradient from ds */                                          \
   void swiglu_forward_row(const float* g, const float* u, int64_t hid, float* s);                              \
   void swiglu_backward_row(const float* ds, const float* g, const float* u, int64_t hid, float* dg, float* du); \
@@ -21,7 +25,9 @@ namespace bytes::kernels {
 BYTES_KERNELS_OF(avx512)
 BYTES_KERNELS_OF(avx2)
 BYTES_KERNELS_OF(generic)
+BYTES_ATTENTION_OF(avx512bf16)  // its tile products in bf16 (attention.cpp's pairs)
 #undef BYTES_KERNELS_OF
+#undef BYTES_ATTENTION_OF
 
 // The build this CPU runs, of three given in this order.
 template <class F>

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "bytes/kernels/matmul.hpp"
+
 namespace bytes::kernels {
 
 // out[i] = table[tokens[i]]
@@ -29,16 +31,21 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
 // it). qkv rows hold [q | k | v] (3·H·hd floats), heads side by side. out (rows × H·hd), lse
 // (rows × H) the log-sum-exp of each row's scores. Tiled with an online softmax: memory is
 // O(T·hd) per head whatever a segment's length T; short segments are not padded to a full tile.
+// With Precision::bf16, where the CPU has AVX512_BF16 without AMX and bf16 matrix products run
+// (bf16_native), the five products of a tile take bf16 operands with f32 sums; the softmax stays
+// in f32. attention_impl(Precision::bf16) names the build that runs.
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
-                       float* out, float* lse);
+                       float* out, float* lse, Precision p = Precision::f32);
 // dqkv (same layout as qkv) is overwritten.
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
-                        const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv);
+                        const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv,
+                        Precision p = Precision::f32);
 
 // One query row q (H heads of hd) against n cached keys and values (rows of H·hd, keys already
 // rotated), for generation: out = softmax(q·kᵀ/√hd)·v per head.
-// The attention build this CPU runs: "avx512", "avx2" or "generic".
-const char* attention_impl();
+// The attention build this CPU runs at precision p: "avx512", "avx2" or "generic" (f32 products),
+// or "avx512_bf16".
+const char* attention_impl(Precision p = Precision::f32);
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out);
 
 // gu rows are [gate (hid) | up (hid)]; s = silu(gate) ⊙ up.

@@ -249,4 +249,9 @@ bool bf16_native() {
   return native;
 }
 
+bool bf16_tiles() {
+  const auto amx = unsigned(dnnl::cpu_isa::avx512_core_amx);
+  return bf16_native() && (unsigned(dnnl::get_effective_cpu_isa()) & amx) == amx;
+}
+
 }  // namespace bytes

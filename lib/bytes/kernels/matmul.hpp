@@ -54,5 +54,7 @@ void linear_backward(const float* dy, const float* x, const float* w, float* dx,
 std::string matmul_impl(Precision p);
 // Whether oneDNN has bf16 matrix kernels for this CPU; if not, bf16 products run in f32.
 bool bf16_native();
+// Whether those kernels run on the CPU's matrix tiles (AMX).
+bool bf16_tiles();
 
 }  // namespace bytes

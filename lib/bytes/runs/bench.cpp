@@ -70,7 +70,7 @@ class Runner {
     auto wants = [&](const std::string& t) { return std::count(o_.tests.begin(), o_.tests.end(), t) > 0; };
     if (wants("matmul") || wants("train")) peak_ = measure_matmul(o_, flat_, precisions_, out_);
     if (wants("bandwidth") || wants("tg")) bandwidth_ = measure_bandwidth(o_, llc_, out_);
-    if (wants("attention")) measure_attention(o_, flat_, peak_, out_);
+    if (wants("attention")) measure_attention(o_, flat_, precisions_, peak_, out_);
     if (wants("norm")) measure_norm(o_, flat_, out_);
     for (const auto& arch : o_.archs)
       for (Precision p : gen_precisions_) {

@@ -60,7 +60,7 @@ struct Options {
 };
 
 struct Machine {
-  std::string cpu, isa, f32_impl, bf16_impl, attention_impl, version, dnnl_version;
+  std::string cpu, isa, f32_impl, bf16_impl, attention_impl, attention_bf16_impl, version, dnnl_version;
   bool bf16_native = false;
   int threads = 1;
   uint64_t llc_bytes = 0;  // the last cache level, 0 if unknown

@@ -100,6 +100,7 @@ Machine machine() {
   m.bf16_native = bf16_native();
   m.bf16_impl = m.bf16_native ? matmul_impl(Precision::bf16) : "";
   m.attention_impl = kernels::attention_impl();
+  m.attention_bf16_impl = m.bf16_native ? kernels::attention_impl(Precision::bf16) : "";
   m.threads = threads();
   m.llc_bytes = llc_bytes();
   m.version = BYTES_VERSION;
@@ -110,7 +111,8 @@ Machine machine() {
 
 nlohmann::ordered_json Machine::json() const {
   return {{"cpu", cpu},           {"isa", isa},       {"f32_impl", f32_impl},         {"bf16_native", bf16_native},
-          {"bf16_impl", bf16_impl}, {"attention_impl", attention_impl}, {"threads", threads}, {"llc_bytes", llc_bytes}, {"bytes_version", version},
+          {"bf16_impl", bf16_impl}, {"attention_impl", attention_impl},
+          {"attention_bf16_impl", attention_bf16_impl}, {"threads", threads}, {"llc_bytes", llc_bytes}, {"bytes_version", version},
           {"onednn_version", dnnl_version}};
 }
 
@@ -130,6 +132,8 @@ std::string header(Format f, const Machine& m) {
                   m.dnnl_version + " " + m.isa + " (f32 " + m.f32_impl + ", bf16 " +
                   (m.bf16_native ? m.bf16_impl : std::string("not native: bf16 rows only for tg, which reads bf16 weights")) +
                   ") · attention " + m.attention_impl;
+  if (m.bf16_native)
+    h += m.attention_bf16_impl == m.attention_impl ? " (also for bf16)" : " (bf16 " + m.attention_bf16_impl + ")";
   if (m.llc_bytes) h += " · last-level cache " + std::to_string(m.llc_bytes >> 20) + " MiB";
   return h + "\n\n| test | size | precision | mean ± sd | unit | against |\n|---|---|---|---:|---|---|\n";
 }

@@ -115,36 +115,41 @@ double measure_bandwidth(const Options& o, uint64_t llc, const Emit& emit) {
   return r.mean * 1e9;
 }
 
-void measure_attention(const Options& o, const FlatModel& flat, const std::map<Precision, double>& peak,
-                       const Emit& emit) {
+void measure_attention(const Options& o, const FlatModel& flat, const std::vector<Precision>& precisions,
+                       const std::map<Precision, double>& peak, const Emit& emit) {
   const int64_t H = std::max<int64_t>(1, flat.width() / head_dim), hd = head_dim;
-  for (int64_t T : o.attention_ctx) {
-    const int64_t S = std::max<int64_t>(1, 4096 / T), N = S * T;
-    std::vector<int64_t> offsets(size_t(S + 1)), lengths(size_t(S), T);
-    for (int64_t s = 0; s <= S; ++s) offsets[size_t(s)] = s * T;
-    auto qkv = random_floats(size_t(N * 3 * H * hd), 3), dout = random_floats(size_t(N * H * hd), 4);
-    std::vector<float> out(size_t(N * H * hd)), lse(size_t(N * H)), dqkv(qkv.size());
-    const double fwd = attention_flops(lengths, H, hd, true);
-    const std::string size = "ctx " + std::to_string(T) + " x" + std::to_string(S) + " heads " + std::to_string(H);
-    Row f;
-    f.test = "attention fwd";
-    f.size = size;
-    f.precision = "f32";
-    f.unit = "GFLOP/s";
-    f.set(rates(fwd / 1e9, time_calls(o, [&] {
-                  kernels::attention_forward(qkv.data(), offsets.data(), S, H, hd, true, out.data(), lse.data());
-                })));
-    add_peak_fraction(f, peak, Precision::f32);
-    emit(f);
-    Row b = f;
-    b.test = "attention bwd";
-    b.set(rates(2.5 * fwd / 1e9, time_calls(o, [&] {
-                  kernels::attention_backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S, H,
-                                              hd, true, dqkv.data());
-                })));
-    add_peak_fraction(b, peak, Precision::f32);
-    emit(b);
-  }
+  // f32 always (the f32 peak is the yardstick); bf16 where a bf16 build runs for it.
+  std::vector<Precision> runs{Precision::f32};
+  if (std::count(precisions.begin(), precisions.end(), Precision::bf16) &&
+      kernels::attention_impl(Precision::bf16) != std::string(kernels::attention_impl()))
+    runs.push_back(Precision::bf16);
+  for (int64_t T : o.attention_ctx)
+    for (Precision p : runs) {
+      const int64_t S = std::max<int64_t>(1, 4096 / T), N = S * T;
+      std::vector<int64_t> offsets(size_t(S + 1)), lengths(size_t(S), T);
+      for (int64_t s = 0; s <= S; ++s) offsets[size_t(s)] = s * T;
+      auto qkv = random_floats(size_t(N * 3 * H * hd), 3), dout = random_floats(size_t(N * H * hd), 4);
+      std::vector<float> out(size_t(N * H * hd)), lse(size_t(N * H)), dqkv(qkv.size());
+      const double fwd = attention_flops(lengths, H, hd, true);
+      Row f;
+      f.test = "attention fwd";
+      f.size = "ctx " + std::to_string(T) + " x" + std::to_string(S) + " heads " + std::to_string(H);
+      f.precision = precision_name(p);
+      f.unit = "GFLOP/s";
+      f.set(rates(fwd / 1e9, time_calls(o, [&] {
+                    kernels::attention_forward(qkv.data(), offsets.data(), S, H, hd, true, out.data(), lse.data(), p);
+                  })));
+      add_peak_fraction(f, peak, p);
+      emit(f);
+      Row b = f;
+      b.test = "attention bwd";
+      b.set(rates(2.5 * fwd / 1e9, time_calls(o, [&] {
+                    kernels::attention_backward(qkv.data(), out.data(), dout.data(), lse.data(), offsets.data(), S,
+                                                H, hd, true, dqkv.data(), p);
+                  })));
+      add_peak_fraction(b, peak, p);
+      emit(b);
+    }
 }
 
 void measure_norm(const Options& o, const FlatModel& flat, const Emit& emit) {

@@ -24,9 +24,10 @@ std::map<Precision, double> measure_matmul(const Options& o, const FlatModel& fl
 // counted as STREAM counts a copy: bytes read plus bytes written. Returns bytes/s.
 double measure_bandwidth(const Options& o, uint64_t llc, const Emit& emit);
 // The attention kernel over segments of each context length (rows: at least 4096), heads of
-// the flat model's width, against the f32 peak where it was measured.
-void measure_attention(const Options& o, const FlatModel& flat, const std::map<Precision, double>& peak,
-                       const Emit& emit);
+// the flat model's width, against the peak of its precision where it was measured: f32 rows, and
+// bf16 rows where bf16 is among the precisions and attention runs a bf16 build for it.
+void measure_attention(const Options& o, const FlatModel& flat, const std::vector<Precision>& precisions,
+                       const std::map<Precision, double>& peak, const Emit& emit);
 // RMSNorm forward and backward over a training step's rows: memory-bound, so GB/s of the
 // arrays each reads and writes.
 void measure_norm(const Options& o, const FlatModel& flat, const Emit& emit);
