@@ -6,10 +6,12 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/isa.hpp"
+#include "bytes/kernels/kernels.hpp"
 #include "bytes/kernels/matmul.hpp"
 #include "bytes/models/flat.hpp"
 #include "testing.hpp"
@@ -188,6 +190,8 @@ std::vector<AttentionBuild> runnable_attention_builds() {
   if (k::has_avx2_fma()) b.push_back(BUILD(avx2, false));
   if (k::has_avx512()) b.push_back(BUILD(avx512, false));
   if (k::has_avx512_bf16()) b.push_back(BUILD(avx512bf16, true));
+  // AMX where --precision bf16 runs it (the tile registers are lent to a process that asked)
+  if (k::attention_impl(bytes::Precision::bf16) == std::string("amx_bf16")) b.push_back(BUILD(amx, true));
 #undef BUILD
   return b;
 }

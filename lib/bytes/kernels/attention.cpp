@@ -9,10 +9,15 @@
 // k with element k + half (half: half the inner length) rather than with k + 1: a row of words is
 // then two rows or two half-rows of floats, rounded and packed lane by lane, with no shuffles.
 // The softmax and its gradient stay in f32.
+//
+// The fifth, with KERNEL_AMX as well, hands those products to AMX's tile multiplier (16 × 32 bf16
+// by 32 × 16 into 16 × 16 f32 a step), whose operands are the same words: rows of A paired along
+// the inner dimension, rows of B one word per column.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include <omp.h>
@@ -22,6 +27,9 @@
 
 #ifndef KERNEL_PAIRS
 #define KERNEL_PAIRS 0
+#endif
+#ifndef KERNEL_AMX
+#define KERNEL_AMX 0
 #endif
 #if KERNEL_PAIRS
 #include <immintrin.h>
@@ -199,8 +207,70 @@ inline void pack_halves_transposed(const float* rows, int64_t c16, int64_t hd, u
 inline void pack_row_pairs(const float* block, int64_t ld, int64_t rows, int64_t half, int64_t n, uint32_t* out,
                            int64_t ld_out) {
   for (int64_t q = 0; q < half; ++q)
-    pack_pairs(block + q * ld, q + half < rows ? block + (q + half) * ld : nullptr, n, out + q * ld_out);
+    if (q < rows)
+      pack_pairs(block + q * ld, q + half < rows ? block + (q + half) * ld : nullptr, n, out + q * ld_out);
+    else
+      std::fill(out + q * ld_out, out + q * ld_out + n, 0u);
 }
+#endif
+
+#if KERNEL_AMX
+// Tiles 0–4 as 16 rows of 64 bytes. The configuration is each thread's register state: set at the
+// start of each call's parallel region, released at its end.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+inline void configure_tiles() {
+  TileConfig c;
+  for (int t = 0; t < 5; ++t) c.colsb[t] = 64, c.rows[t] = 16;
+  _tile_loadconfig(&c);
+}
+
+// C (M × N, ldc floats) = or += A (M × K words, lda) · B (K × N words, ldb) in 16 × 32 blocks (two
+// C tiles share each A tile). M is read and written in whole 16-row blocks: the rows past M are
+// scratch whose results no one reads. N a multiple of 32, K of 16.
+void amx_gemm(int64_t M, int64_t N, int64_t K, const uint32_t* A, int64_t lda, const uint32_t* B, int64_t ldb, float* C,
+              int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < M; i += 16)
+    for (int64_t j = 0; j < N; j += 32) {
+      float* c = C + i * ldc + j;
+      if (accumulate) {
+        _tile_loadd(0, c, ldc * 4);
+        _tile_loadd(1, c + 16, ldc * 4);
+      } else {
+        _tile_zero(0);
+        _tile_zero(1);
+      }
+      for (int64_t k = 0; k < K; k += 16) {
+        _tile_loadd(2, A + i * lda + k, lda * 4);
+        _tile_loadd(3, B + k * ldb + j, ldb * 4);
+        _tile_loadd(4, B + k * ldb + j + 16, ldb * 4);
+        _tile_dpbf16ps(0, 2, 3);
+        _tile_dpbf16ps(1, 2, 4);
+      }
+      _tile_stored(0, c, ldc * 4);
+      _tile_stored(1, c + 16, ldc * 4);
+    }
+}
+#endif
+
+#if KERNEL_PAIRS
+// A product of words (A's rows paired along the inner dimension, `half` apart): AMX's where it
+// runs, whole tiles, the diagonal's zeros multiplied too; else the vector dot products.
+inline void pair_product(int64_t M, int64_t N, int64_t K, const uint32_t* A, int64_t lda, const uint32_t* B,
+                         int64_t ldb, float* C, int64_t ldc, bool accumulate, Diagonal diag, int64_t half) {
+#if KERNEL_AMX
+  (void)diag, (void)half;
+  amx_gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#else
+  pair_gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate, diag, half);
+#endif
+}
+// Query rows pair r with r + half: AMX's inner dimension comes in 16 words, so there half is 32
+// whatever the tile's rows (the words past them hold zeros).
+inline int64_t row_pair_half(int64_t rows) { return KERNEL_AMX ? tile / 2 : (rows + 1) / 2; }
 #endif
 
 // The keys and values of one segment and head, key tile by key tile, in the layouts the products
@@ -234,7 +304,7 @@ inline void pack_queries([[maybe_unused]] int64_t rows, [[maybe_unused]] int64_t
   for (int64_t r = 0; r < rows; ++r) pack_halves(w.q.data() + r * hd, hd, w.qp.data() + r * hd / 2);
   if (!backward) return;
   for (int64_t r = 0; r < rows; ++r) pack_halves(w.dout.data() + r * hd, hd, w.dop.data() + r * hd / 2);
-  const int64_t half = (rows + 1) / 2;
+  const int64_t half = row_pair_half(rows);
   pack_row_pairs(w.q.data(), hd, rows, half, hd, w.qr.data(), hd);
   pack_row_pairs(w.dout.data(), hd, rows, half, hd, w.dor.data(), hd);
 #endif
@@ -243,7 +313,8 @@ inline void pack_queries([[maybe_unused]] int64_t rows, [[maybe_unused]] int64_t
 // S (rows × c16, in w.s) = Q·Kᵀ of the key tile at j0.
 inline void scores(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
 #if KERNEL_PAIRS
-  pair_gemm(rows, c16, hd / 2, w.qp.data(), hd / 2, w.kp.data() + j0 * hd / 2, tile, w.s.data(), tile, false, diag, 0);
+  pair_product(rows, c16, hd / 2, w.qp.data(), hd / 2, w.kp.data() + j0 * hd / 2, tile, w.s.data(), tile, false, diag,
+               0);
 #else
   tile_gemm(rows, c16, hd, w.q.data(), hd, w.kt.data() + j0 * hd, tile, w.s.data(), tile, false, diag);
 #endif
@@ -252,8 +323,8 @@ inline void scores(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal d
 // dP (rows × c16, in w.dp) = dO·Vᵀ of the key tile at j0.
 inline void score_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
 #if KERNEL_PAIRS
-  pair_gemm(rows, c16, hd / 2, w.dop.data(), hd / 2, w.vtp.data() + j0 * hd / 2, tile, w.dp.data(), tile, false, diag,
-            0);
+  pair_product(rows, c16, hd / 2, w.dop.data(), hd / 2, w.vtp.data() + j0 * hd / 2, tile, w.dp.data(), tile, false,
+               diag, 0);
 #else
   tile_gemm(rows, c16, hd, w.dout.data(), hd, w.vt.data() + j0 * hd, tile, w.dp.data(), tile, false, diag);
 #endif
@@ -265,8 +336,8 @@ inline void add_values(int64_t rows, int64_t cols, int64_t c16, int64_t hd, int6
 #if KERNEL_PAIRS
   (void)cols;
   for (int64_t r = 0; r < rows; ++r) pack_halves(w.s.data() + r * tile, c16, w.pp.data() + r * tile / 2);
-  pair_gemm(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.vp.data() + j0 * hd / 2, hd, w.acc.data(), hd, accumulate,
-            diag, c16 / 2);
+  pair_product(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.vp.data() + j0 * hd / 2, hd, w.acc.data(), hd, accumulate,
+               diag, c16 / 2);
 #else
   (void)c16;
   tile_gemm(rows, hd, cols, w.s.data(), tile, w.v.data() + j0 * hd, hd, w.acc.data(), hd, accumulate, diag);
@@ -276,8 +347,18 @@ inline void add_values(int64_t rows, int64_t cols, int64_t c16, int64_t hd, int6
 // dV += Pᵀ·dO and dK += dSᵀ·Q for the key tile at j0: reductions over the tile's query rows.
 inline void add_key_value_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal from, Scratch& w) {
   float *dv = w.dv.data() + j0 * hd, *dk = w.dk.data() + j0 * hd;
-#if KERNEL_PAIRS
-  const int64_t half = (rows + 1) / 2;
+#if KERNEL_AMX
+  // AMX reads A by rows: Pᵀ and dSᵀ packed as c16 rows of 32 words.
+  (void)from;
+  uint32_t* transposed = w.pp.data();
+  for (const auto& [a, b, out] : {std::tuple{w.s.data(), w.dor.data(), dv}, std::tuple{w.dp.data(), w.qr.data(), dk}}) {
+    pack_row_pairs(a, tile, rows, tile / 2, c16, w.pt.data(), tile);
+    for (int64_t q = 0; q < tile / 2; ++q)
+      for (int64_t c = 0; c < c16; ++c) transposed[c * (tile / 2) + q] = w.pt[size_t(q * tile + c)];
+    amx_gemm(c16, hd, tile / 2, transposed, tile / 2, b, hd, out, hd, true);
+  }
+#elif KERNEL_PAIRS
+  const int64_t half = row_pair_half(rows);
   pack_row_pairs(w.s.data(), tile, rows, half, c16, w.pt.data(), tile);
   pair_gemm<true>(c16, hd, half, w.pt.data(), tile, w.dor.data(), hd, dv, hd, true, from, half);
   pack_row_pairs(w.dp.data(), tile, rows, half, c16, w.pt.data(), tile);
@@ -293,8 +374,8 @@ inline void add_key_value_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j
 inline void add_query_grads(int64_t rows, int64_t c16, int64_t hd, int64_t j0, Diagonal diag, Scratch& w) {
 #if KERNEL_PAIRS
   for (int64_t r = 0; r < rows; ++r) pack_halves(w.dp.data() + r * tile, c16, w.pp.data() + r * tile / 2);
-  pair_gemm(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.kq.data() + j0 * hd / 2, hd, w.dq.data(), hd, true, diag,
-            c16 / 2);
+  pair_product(rows, hd, c16 / 2, w.pp.data(), tile / 2, w.kq.data() + j0 * hd / 2, hd, w.dq.data(), hd, true, diag,
+               c16 / 2);
 #else
   tile_gemm(rows, hd, c16, w.dp.data(), tile, w.k.data() + j0 * hd, hd, w.dq.data(), hd, true, diag);
 #endif
@@ -346,6 +427,9 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
     Scratch& w = scratch(T_max, hd);
+#if KERNEL_AMX
+    configure_tiles();
+#endif
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
@@ -386,6 +470,9 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           }
         }
       }
+#if KERNEL_AMX
+    _tile_release();
+#endif
   }
 }
 
@@ -396,6 +483,9 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
     Scratch& w = scratch(T_max, hd);
+#if KERNEL_AMX
+    configure_tiles();
+#endif
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
@@ -446,6 +536,9 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           std::memcpy(dv, w.dv.data() + t * hd, size_t(hd) * sizeof(float));
         }
       }
+#if KERNEL_AMX
+    _tile_release();
+#endif
   }
 }
 

@@ -26,6 +26,7 @@ BYTES_KERNELS_OF(avx512)
 BYTES_KERNELS_OF(avx2)
 BYTES_KERNELS_OF(generic)
 BYTES_ATTENTION_OF(avx512bf16)  // its tile products in bf16 (attention.cpp's pairs)
+BYTES_ATTENTION_OF(amx)         // the same on AMX tiles
 #undef BYTES_KERNELS_OF
 #undef BYTES_ATTENTION_OF
 

@@ -1,6 +1,8 @@
 #include "bytes/kernels/kernels.hpp"
 
 #include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -130,32 +132,51 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
 }
 
 namespace {
-// The bf16 build where its dot products out-run f32 ones. On a CPU with AMX (Sapphire Rapids) one
-// bf16 dot product a cycle does no more than its two f32 FMAs, and packing the operands made the
-// forward slower (75 against 98 GFLOP/s at ctx 1024, one thread): there, f32 attention.
-bool bf16_attention(Precision p) {
-  return p == Precision::bf16 && has_avx512_bf16() && bf16_native() && !bf16_tiles();
+// Which attention build runs a bf16 product, if any: AMX's tiles where oneDNN runs its bf16 products
+// on them (Sapphire Rapids; there AVX512_BF16's dot product, one a cycle, does no more than two f32
+// FMAs, and the packing made it slower than f32: 75 against 98 GFLOP/s forward at ctx 1024, one
+// thread), else AVX512_BF16's dot products; none without either, or where bf16 does not run.
+enum class Bf16Build { none, dot, tiles };
+Bf16Build bf16_build(Precision p) {
+  if (p != Precision::bf16 || !has_avx512_bf16() || !bf16_native()) return Bf16Build::none;
+  if (!bf16_tiles()) return Bf16Build::dot;
+  static const bool permitted = [] {
+    // Linux lends a thread the tile registers only after the process asks (oneDNN has, for its own
+    // AMX kernels; asking again is harmless).
+    constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+    return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+  }();
+  return permitted ? Bf16Build::tiles : Bf16Build::none;
 }
 }  // namespace
 
 const char* attention_impl(Precision p) {
-  return bf16_attention(p) ? "avx512_bf16" : for_this_cpu("avx512", "avx2", "generic");
+  switch (bf16_build(p)) {
+    case Bf16Build::tiles: return "amx_bf16";
+    case Bf16Build::dot: return "avx512_bf16";
+    case Bf16Build::none: break;
+  }
+  return for_this_cpu("avx512", "avx2", "generic");
 }
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse, Precision p) {
-  const auto run = bf16_attention(p) ? avx512bf16::attention_forward
-                                     : for_this_cpu(avx512::attention_forward, avx2::attention_forward,
-                                                    generic::attention_forward);
+  const Bf16Build b = bf16_build(p);
+  const auto run = b == Bf16Build::tiles ? amx::attention_forward
+                   : b == Bf16Build::dot ? avx512bf16::attention_forward
+                                         : for_this_cpu(avx512::attention_forward, avx2::attention_forward,
+                                                        generic::attention_forward);
   run(qkv, offsets, S, H, hd, causal, out, lse);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv,
                         Precision p) {
-  const auto run = bf16_attention(p) ? avx512bf16::attention_backward
-                                     : for_this_cpu(avx512::attention_backward, avx2::attention_backward,
-                                                    generic::attention_backward);
+  const Bf16Build b = bf16_build(p);
+  const auto run = b == Bf16Build::tiles ? amx::attention_backward
+                   : b == Bf16Build::dot ? avx512bf16::attention_backward
+                                         : for_this_cpu(avx512::attention_backward, avx2::attention_backward,
+                                                        generic::attention_backward);
   run(qkv, out, dout, lse, offsets, S, H, hd, causal, dqkv);
 }
 

@@ -31,9 +31,9 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
 // it). qkv rows hold [q | k | v] (3·H·hd floats), heads side by side. out (rows × H·hd), lse
 // (rows × H) the log-sum-exp of each row's scores. Tiled with an online softmax: memory is
 // O(T·hd) per head whatever a segment's length T; short segments are not padded to a full tile.
-// With Precision::bf16, where the CPU has AVX512_BF16 without AMX and bf16 matrix products run
-// (bf16_native), the five products of a tile take bf16 operands with f32 sums; the softmax stays
-// in f32. attention_impl(Precision::bf16) names the build that runs.
+// With Precision::bf16, where bf16 matrix products run (bf16_native), the five products of a tile
+// take bf16 operands with f32 sums, on AMX's tiles where oneDNN uses them, else with AVX512_BF16's
+// dot products; the softmax stays in f32. attention_impl(Precision::bf16) names the build that runs.
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse, Precision p = Precision::f32);
 // dqkv (same layout as qkv) is overwritten.
@@ -44,7 +44,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
 // One query row q (H heads of hd) against n cached keys and values (rows of H·hd, keys already
 // rotated), for generation: out = softmax(q·kᵀ/√hd)·v per head.
 // The attention build this CPU runs at precision p: "avx512", "avx2" or "generic" (f32 products),
-// or "avx512_bf16".
+// or "avx512_bf16" or "amx_bf16".
 const char* attention_impl(Precision p = Precision::f32);
 void attention_decode(const float* q, const float* k, const float* v, int64_t n, int64_t H, int64_t hd, float* out);
 
