@@ -10,6 +10,11 @@ namespace bytes {
 
 namespace k = kernels;
 
+namespace {
+// Whether a pass at precision p makes its product-only activations in bf16: where bf16 products run.
+bool bf16_acts(Precision p) { return p == Precision::bf16 && bf16_native(); }
+}  // namespace
+
 size_t Layout::add(const std::string& name, std::vector<int64_t> shape, float init_scale) {
   size_t n = 1;
   for (auto s : shape) n *= size_t(s);
@@ -73,13 +78,17 @@ double Stack::weight_flops() const {
   return 6.0 * double(shape_.layers) * (4 * d * d + 3 * d * hid);
 }
 
-void Stack::reserve(int64_t N) {
+void Stack::reserve(int64_t N, bool bf16_acts) {
   N_ = N;
   const int64_t d = shape_.d, hid = shape_.hidden, H = shape_.heads();
-  auto fit = [&](std::vector<float>& v, int64_t width) { grow(v, N * width); };  // N rows
+  auto fit = [&](auto& v, int64_t width) { grow(v, N * width); };  // N rows
   for (auto& a : acts_) {
-    fit(a.x, d), fit(a.a, d), fit(a.rstd1, 1), fit(a.qkv, 3 * d), fit(a.o, d), fit(a.lse, H);
-    fit(a.hmid, d), fit(a.bn, d), fit(a.rstd2, 1), fit(a.gu, 2 * hid), fit(a.s, hid);
+    fit(a.x, d), fit(a.rstd1, 1), fit(a.qkv, 3 * d), fit(a.o, d), fit(a.lse, H);
+    fit(a.hmid, d), fit(a.rstd2, 1), fit(a.gu, 2 * hid);
+    if (bf16_acts)
+      fit(a.a16, d), fit(a.bn16, d), fit(a.s16, hid);
+    else
+      fit(a.a, d), fit(a.bn, d), fit(a.s, hid);
   }
   fit(top_, d), fit(rstdf_, 1);
   fit(dh_, d), fit(ds_, hid), fit(dgu_, 2 * hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
@@ -88,25 +97,39 @@ void Stack::reserve(int64_t N) {
 void Stack::forward(const float* W, const float* x, const int64_t* offsets, int64_t S, float* y, Precision p) {
   const int64_t N = offsets[S] - offsets[0], d = shape_.d, hid = shape_.hidden, H = shape_.heads();
   if (offsets[0] != 0) throw Error("stack rows must start at offset 0");
-  reserve(N);
+  const bool half = bf16_acts(p);
+  reserve(N, half);
   offsets_.assign(offsets, offsets + S + 1);
   // Each block writes its output into the next block's input rows.
   if (shape_.layers > 0) std::memcpy(acts_[0].x.data(), x, size_t(N * d) * sizeof(float));
   for (int64_t l = 0; l < shape_.layers; ++l) {
     LayerParams w = layer(W, l);
     LayerActs& a = acts_[size_t(l)];
-    k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a.data(), a.rstd1.data());
-    linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
+    if (half) {
+      k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a16.data(), a.rstd1.data());
+      linear(a.a16.data(), w.wqkv, a.qkv.data(), N, d, 3 * d);
+    } else {
+      k::rmsnorm_forward(a.x.data(), w.attn_norm, N, d, shape_.eps, a.a.data(), a.rstd1.data());
+      linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
+    }
     k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
     k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data(), p);
     std::memcpy(a.hmid.data(), a.x.data(), size_t(N * d) * sizeof(float));
     linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
-    k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn.data(), a.rstd2.data());
-    linear(a.bn.data(), w.w13, a.gu.data(), N, d, 2 * hid, false, p);
-    k::swiglu_forward(a.gu.data(), N, hid, a.s.data());
     float* out = l + 1 < shape_.layers ? acts_[size_t(l + 1)].x.data() : top_.data();
-    std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
-    linear(a.s.data(), w.w2, out, N, hid, d, true, p);
+    if (half) {
+      k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn16.data(), a.rstd2.data());
+      linear(a.bn16.data(), w.w13, a.gu.data(), N, d, 2 * hid);
+      k::swiglu_forward(a.gu.data(), N, hid, a.s16.data());
+      std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
+      linear(a.s16.data(), w.w2, out, N, hid, d, true);
+    } else {
+      k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn.data(), a.rstd2.data());
+      linear(a.bn.data(), w.w13, a.gu.data(), N, d, 2 * hid, false, p);
+      k::swiglu_forward(a.gu.data(), N, hid, a.s.data());
+      std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
+      linear(a.s.data(), w.w2, out, N, hid, d, true, p);
+    }
   }
   if (shape_.layers == 0) std::memcpy(top_.data(), x, size_t(N * d) * sizeof(float));
   k::rmsnorm_forward(top_.data(), W + norm_, N, d, shape_.eps, y, rstdf_.data());
@@ -114,6 +137,7 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
 
 void Stack::backward(const float* W, float* G, const float* dy, float* dx, Precision p) {
   const int64_t N = N_, d = shape_.d, hid = shape_.hidden, H = shape_.heads(), S = int64_t(offsets_.size()) - 1;
+  const bool half = bf16_acts(p);
   float* dh = dh_.data();
   std::fill(dh, dh + N * d, 0.0f);
   k::rmsnorm_backward(dy, top_.data(), W + norm_, rstdf_.data(), N, d, dh, G + norm_);
@@ -121,16 +145,25 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
     LayerParams w = layer(W, l), g = layer(G, l);
     LayerActs& a = acts_[size_t(l)];
     // y = hmid + s·w2ᵀ: dh flows straight through the residual.
-    linear_backward(dh, a.s.data(), w.w2, ds_.data(), g.w2, N, hid, d, p);
-    k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
-    linear_backward(dgu_.data(), a.bn.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid, p);
+    if (half) {
+      linear_backward(dh, a.s16.data(), w.w2, ds_.data(), g.w2, N, hid, d);
+      k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
+      linear_backward(dgu_.data(), a.bn16.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid);
+    } else {
+      linear_backward(dh, a.s.data(), w.w2, ds_.data(), g.w2, N, hid, d, p);
+      k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
+      linear_backward(dgu_.data(), a.bn.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid, p);
+    }
     k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm);
     // hmid = x + o·woᵀ
     linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
     k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
                           shape_.causal, dqkv_.data(), p);
     k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true);
-    linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
+    if (half)
+      linear_backward(dqkv_.data(), a.a16.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d);
+    else
+      linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
     k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);
   }
   std::memcpy(dx, dh, size_t(N * d) * sizeof(float));

@@ -28,7 +28,8 @@ struct Layout {
 };
 
 // Activation buffers grow to the largest size a model has needed and stay that size.
-inline void grow(std::vector<float>& v, int64_t n) {
+template <class T>
+void grow(std::vector<T>& v, int64_t n) {
   if (v.size() < size_t(n)) v.resize(size_t(n));
 }
 
@@ -83,7 +84,7 @@ class Stack {
     float *attn_norm, *wqkv, *wo, *ffn_norm, *w13, *w2;
   };
   LayerParams layer(const float* block, int64_t l) const;
-  void reserve(int64_t N);
+  void reserve(int64_t N, bool bf16_acts);
   void step(const float* W, KVCache& c, const float* x, float* y, Precision p);
 
   StackShape shape_;
@@ -93,8 +94,11 @@ class Stack {
   // Activations of the last forward (vectors grow to the largest row count seen and stay).
   int64_t N_ = 0;
   std::vector<int64_t> offsets_;
+  // a, bn and s are only ever operands of products: with bf16 products they are made in bf16
+  // (a16, bn16, s16) and have no f32 copy.
   struct LayerActs {
     std::vector<float> x, a, rstd1, qkv, o, lse, hmid, bn, rstd2, gu, s;
+    std::vector<bf16_t> a16, bn16, s16;
   };
   std::vector<LayerActs> acts_;
   std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms

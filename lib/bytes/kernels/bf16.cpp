@@ -45,14 +45,18 @@ Registry& registry() {
 
 }  // namespace
 
-void to_bf16(const float* x, bf16_t* y, size_t n) {
+void to_bf16_row(const float* x, bf16_t* y, size_t n) {
   static const bool native = __builtin_cpu_supports("avx512bf16");
+  native ? to_bf16_native(x, y, n) : to_bf16_plain(x, y, n);
+}
+
+void to_bf16(const float* x, bf16_t* y, size_t n) {
   constexpr size_t chunk = size_t(1) << 16;
   const int64_t chunks = int64_t((n + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
-    const size_t at = size_t(c) * chunk, len = std::min(chunk, n - at);
-    native ? to_bf16_native(x + at, y + at, len) : to_bf16_plain(x + at, y + at, len);
+    const size_t at = size_t(c) * chunk;
+    to_bf16_row(x + at, y + at, std::min(chunk, n - at));
   }
 }
 

@@ -12,6 +12,8 @@ using bf16_t = uint16_t;
 
 // f32 → bf16, rounding to nearest even (NaN stays NaN); in parallel for large blocks.
 void to_bf16(const float* x, bf16_t* y, size_t n);
+// The same on the calling thread (a row inside a parallel loop).
+void to_bf16_row(const float* x, bf16_t* y, size_t n);
 inline float bf16_to_float(bf16_t h) {
   uint32_t bits = uint32_t(h) << 16;
   float f;

@@ -15,6 +15,21 @@
 namespace bytes::kernels {
 
 namespace {
+// Σ a[j]·b[j]·c[j] (c optional) as eight partial sums by index, added in order: the same sum
+// wherever the rows lie. (An `omp simd` reduction may start its vectors at an aligned address, so
+// its order followed the buffers' addresses, and a resumed run, whose buffers lie elsewhere,
+// drifted from a straight one in the last bits.)
+inline float ordered_dot(const float* a, const float* b, int64_t n, const float* c = nullptr) {
+  float part[8] = {};
+  if (c)
+    for (int64_t j = 0; j < n; ++j) part[j & 7] += a[j] * b[j] * c[j];
+  else
+    for (int64_t j = 0; j < n; ++j) part[j & 7] += a[j] * b[j];
+  float sum = 0;
+  for (float x : part) sum += x;
+  return sum;
+}
+
 // Below this many elements a kernel runs on the calling thread: forking costs more than it saves,
 // and one-token generation steps are made of such calls.
 constexpr int64_t min_parallel = 1 << 15;
@@ -40,19 +55,38 @@ void embedding_backward(const int32_t* tokens, int64_t n, const float* dout, int
   }
 }
 
-void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd) {
+namespace {
+// A row of results kept as f32, or rounded to bf16 from a row of scratch.
+inline float* row_out(float* y, int64_t, std::vector<float>&) { return y; }
+inline float* row_out(bf16_t*, int64_t d, std::vector<float>& scratch) {
+  scratch.resize(size_t(d));
+  return scratch.data();
+}
+inline void row_done(float*, const float*, int64_t) {}
+inline void row_done(bf16_t* y, const float* row, int64_t d) { to_bf16_row(row, y, size_t(d)); }
+
+template <class Y>
+void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t d, float eps, Y* y, float* rstd) {
 #pragma omp parallel for schedule(static) if (n * d >= min_parallel)
   for (int64_t i = 0; i < n; ++i) {
+    thread_local std::vector<float> scratch;
     const float* xi = x + i * d;
-    float ss = 0;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < d; ++j) ss += xi[j] * xi[j];
+    const float ss = ordered_dot(xi, xi, d);
     float r = 1.0f / std::sqrt(ss / float(d) + eps);
     rstd[i] = r;
-    float* yi = y + i * d;
+    float* yi = row_out(y + i * d, d, scratch);
 #pragma omp simd
     for (int64_t j = 0; j < d; ++j) yi[j] = xi[j] * r * w[j];
+    row_done(y + i * d, yi, d);
   }
+}
+}  // namespace
+
+void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd) {
+  rmsnorm_rows(x, w, n, d, eps, y, rstd);
+}
+void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, bf16_t* y, float* rstd) {
+  rmsnorm_rows(x, w, n, d, eps, y, rstd);
 }
 
 void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t n, int64_t d,
@@ -65,9 +99,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       const float *dyi = dy + i * d, *xi = x + i * d;
-      float r = rstd[i], dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t j = 0; j < d; ++j) dot += dyi[j] * w[j] * xi[j];
+      const float r = rstd[i], dot = ordered_dot(dyi, w, d, xi);
       float c = dot * r * r * r / float(d);
       float* dxi = dx + i * d;
 #pragma omp simd
@@ -209,11 +241,22 @@ void attention_decode(const float* q, const float* k, const float* v, int64_t n,
   }
 }
 
-void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) {
+namespace {
+template <class S>
+void swiglu_rows(const float* gu, int64_t n, int64_t hid, S* s) {
   const auto row = for_this_cpu(avx512::swiglu_forward_row, avx2::swiglu_forward_row, generic::swiglu_forward_row);
 #pragma omp parallel for schedule(static) if (n * hid >= min_parallel)
-  for (int64_t i = 0; i < n; ++i) row(gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, s + i * hid);
+  for (int64_t i = 0; i < n; ++i) {
+    thread_local std::vector<float> scratch;
+    float* si = row_out(s + i * hid, hid, scratch);
+    row(gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, si);
+    row_done(s + i * hid, si, hid);
+  }
 }
+}  // namespace
+
+void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) { swiglu_rows(gu, n, hid, s); }
+void swiglu_forward(const float* gu, int64_t n, int64_t hid, bf16_t* s) { swiglu_rows(gu, n, hid, s); }
 
 void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu) {
   const auto row = for_this_cpu(avx512::swiglu_backward_row, avx2::swiglu_backward_row, generic::swiglu_backward_row);

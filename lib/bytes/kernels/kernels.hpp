@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/matmul.hpp"
 
 namespace bytes::kernels {
@@ -13,8 +14,10 @@ void embedding_forward(const int32_t* tokens, int64_t n, const float* table, int
 // dtable[tokens[i]] += dout[i]
 void embedding_backward(const int32_t* tokens, int64_t n, const float* dout, int64_t d, float* dtable);
 
-// y = x / rms(x) * w; rstd (n) keeps 1/rms for backward.
+// y = x / rms(x) * w; rstd (n) keeps 1/rms for backward. y in bf16: an activation only bf16
+// products read (--precision bf16), rounded where it is made rather than by each product.
 void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd);
+void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, bf16_t* y, float* rstd);
 // dx += ∂/∂x, dw += ∂/∂w
 void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t n, int64_t d,
                       float* dx, float* dw);
@@ -50,6 +53,7 @@ void attention_decode(const float* q, const float* k, const float* v, int64_t n,
 
 // gu rows are [gate (hid) | up (hid)]; s = silu(gate) ⊙ up.
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s);
+void swiglu_forward(const float* gu, int64_t n, int64_t hid, bf16_t* s);  // s in bf16, as rmsnorm_forward's y
 // dgu is overwritten.
 void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu);
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "bytes/kernels/bf16.hpp"
+
 namespace bytes {
 
 enum class Precision { f32, bf16 };
@@ -49,6 +51,13 @@ inline void linear_backward_weight(const float* dy, const float* x, float* dw, i
 // Both at once, dw += dyᵀ·x and dx = dy·w: in bf16, dy is rounded once for the two.
 void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
                      int64_t out, Precision p = Precision::f32);
+
+// linear and linear_backward in bf16 with x already rounded (an activation made in bf16, read by
+// the forward's product and the backward's weight gradient without rounding it twice). Only where
+// bf16_native().
+void linear(const bf16_t* x, const float* w, float* y, int64_t rows, int64_t in, int64_t out, bool accumulate = false);
+void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
+                     int64_t out);
 
 // The oneDNN implementation behind f32 and bf16 matmuls on this CPU (e.g. "brg:avx2").
 std::string matmul_impl(Precision p);
