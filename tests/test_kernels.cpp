@@ -163,12 +163,14 @@ struct IsaBuild {
   void (*swiglu_forward)(const float*, const float*, int64_t, float*);
   void (*swiglu_backward)(const float*, const float*, const float*, int64_t, float*, float*);
   float (*cross_entropy)(float*, int64_t, int32_t, float);
+  float (*dot)(const float*, const float*, const float*, int64_t);
 };
 
 // The builds this CPU can run (generic everywhere).
 std::vector<IsaBuild> runnable_builds() {
   namespace k = bytes::kernels;
-#define BUILD(isa) IsaBuild{#isa, k::isa::swiglu_forward_row, k::isa::swiglu_backward_row, k::isa::cross_entropy_row}
+#define BUILD(isa) \
+  IsaBuild{#isa, k::isa::swiglu_forward_row, k::isa::swiglu_backward_row, k::isa::cross_entropy_row, k::isa::dot_row}
   std::vector<IsaBuild> b = {BUILD(generic)};
   if (k::has_avx2_fma()) b.push_back(BUILD(avx2));
   if (k::has_avx512()) b.push_back(BUILD(avx512));
@@ -204,6 +206,21 @@ TEST_CASE("each ISA's SwiGLU and cross-entropy agree with scalar code, whole vec
   std::mt19937_64 rng(7);
   for (const IsaBuild& isa : runnable_builds()) {
     CAPTURE(isa.name);
+    for (int64_t n : {1, 7, 16, 37, 64, 384}) {  // RMSNorm's sums
+      CAPTURE(n);
+      auto a = randn(rng, size_t(n)), b = randn(rng, size_t(n)), c = randn(rng, size_t(n));
+      double ab = 0, abc = 0, scale = 0;
+      for (size_t j = 0; j < size_t(n); ++j) {
+        ab += double(a[j]) * b[j], abc += double(a[j]) * b[j] * c[j];
+        scale += std::fabs(double(a[j]) * b[j] * c[j]) + std::fabs(double(a[j]) * b[j]);
+      }
+      CHECK(near(isa.dot(a.data(), b.data(), nullptr, n), ab, 0, 1e-6 * scale));
+      CHECK(near(isa.dot(a.data(), b.data(), c.data(), n), abc, 0, 1e-6 * scale));
+      // The same sum from a copy at another address (a resumed run's buffers lie elsewhere).
+      std::vector<float> moved(size_t(n) + 3);
+      std::copy(a.begin(), a.end(), moved.begin() + 3);
+      CHECK(isa.dot(moved.data() + 3, b.data(), c.data(), n) == isa.dot(a.data(), b.data(), c.data(), n));
+    }
     for (int64_t hid : {1, 7, 16, 37, 64}) {
       CAPTURE(hid);
       auto g = randn(rng, size_t(hid)), u = randn(rng, size_t(hid)), ds = randn(rng, size_t(hid));

@@ -1,6 +1,7 @@
-// SwiGLU's activation (forward and backward) and the cross-entropy of the logits, one row at a
-// time. Compiled once per ISA (vec.hpp), so that their exps run as vectors: libm's is a call per
+// SwiGLU's activation (forward and backward), RMSNorm's sums and the cross-entropy of the logits,
+// one row at a time. Compiled once per ISA (vec.hpp), so that their exps run as vectors: libm's is a call per
 // value, and took a tenth of a training step in SwiGLU alone.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -44,6 +45,32 @@ void swiglu_backward_row(const float* ds, const float* g, const float* u, int64_
     swiglu_grad(load_part(ds + j, n), load_part(g + j, n), load_part(u + j, n), a, b);
     store_part(dg + j, a, n), store_part(du + j, b, n);
   }
+}
+
+float dot_row(const float* a, const float* b, const float* c, int64_t n) {
+  // Lane by index and a fixed fold: the same sum wherever the rows lie.
+  v8 s0{}, s1{};
+  int64_t j = 0;
+  if (c) {
+    for (; j + 2 * W <= n; j += 2 * W) {
+      s0 += load8(a + j) * load8(b + j) * load8(c + j);
+      s1 += load8(a + j + W) * load8(b + j + W) * load8(c + j + W);
+    }
+    for (; j < n; j += W) {
+      const int64_t m = std::min<int64_t>(W, n - j);
+      s0 += load_part(a + j, m) * load_part(b + j, m) * load_part(c + j, m);
+    }
+  } else {
+    for (; j + 2 * W <= n; j += 2 * W) {
+      s0 += load8(a + j) * load8(b + j);
+      s1 += load8(a + j + W) * load8(b + j + W);
+    }
+    for (; j < n; j += W) {
+      const int64_t m = std::min<int64_t>(W, n - j);
+      s0 += load_part(a + j, m) * load_part(b + j, m);
+    }
+  }
+  return hsum(s0 + s1);
 }
 
 float cross_entropy_row(float* z, int64_t V, int32_t target, float grad_scale) {

@@ -19,6 +19,8 @@ namespace bytes::kernels {
   /* SwiGLU over one row: s = silu(g)·u; and its gradient from ds */                                          \
   void swiglu_forward_row(const float* g, const float* u, int64_t hid, float* s);                              \
   void swiglu_backward_row(const float* ds, const float* g, const float* u, int64_t hid, float* dg, float* du); \
+  /* Σ a·b (·c where c is given), lanes by index: the same wherever the rows lie */                         \
+  float dot_row(const float* a, const float* b, const float* c, int64_t n);                                    \
   /* One row's loss in nats; with grad_scale != 0, z becomes grad_scale · (softmax − onehot) */                \
   float cross_entropy_row(float* z, int64_t V, int32_t target, float grad_scale);                              \
   }

@@ -15,19 +15,13 @@
 namespace bytes::kernels {
 
 namespace {
-// Σ a[j]·b[j]·c[j] (c optional) as eight partial sums by index, added in order: the same sum
+// Σ a[j]·b[j]·c[j] (c optional) with lanes by index (each ISA build's dot_row): the same sum
 // wherever the rows lie. (An `omp simd` reduction may start its vectors at an aligned address, so
 // its order followed the buffers' addresses, and a resumed run, whose buffers lie elsewhere,
 // drifted from a straight one in the last bits.)
 inline float ordered_dot(const float* a, const float* b, int64_t n, const float* c = nullptr) {
-  float part[8] = {};
-  if (c)
-    for (int64_t j = 0; j < n; ++j) part[j & 7] += a[j] * b[j] * c[j];
-  else
-    for (int64_t j = 0; j < n; ++j) part[j & 7] += a[j] * b[j];
-  float sum = 0;
-  for (float x : part) sum += x;
-  return sum;
+  static const auto dot = for_this_cpu(avx512::dot_row, avx2::dot_row, generic::dot_row);
+  return dot(a, b, c, n);
 }
 
 // Below this many elements a kernel runs on the calling thread: forking costs more than it saves,
