@@ -152,6 +152,13 @@ TEST_CASE("a model in bf16 says which precision runs, and trains differently fro
   CHECK(ran32 == Precision::f32);
   CHECK(ran16 == (bf16_native() ? Precision::bf16 : Precision::f32));
   CHECK((g32 != g16) == bf16_native());
+  // ... and close: bf16 rounds operands (2⁻⁹ relative), it does not change what is computed.
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < g32.size(); ++i) {
+    diff += (double(g16[i]) - g32[i]) * (double(g16[i]) - g32[i]);
+    norm += double(g32[i]) * g32[i];
+  }
+  CHECK(std::sqrt(diff / norm) < 3e-2);
   Precision again;
   CHECK(train(Precision::bf16, again) == g16);  // and bf16 is deterministic
 }
