@@ -97,13 +97,19 @@ TEST_CASE("cached one-token steps give the logits of the full forward") {
   for (int i = 1; i < 24; ++i) tokens.push_back(int32_t(rng() % 256));
   m.forward(tokens.data(), nullptr, 1, 24);
   std::vector<float> full(m.logits(), m.logits() + 24 * VOCAB);
+  // The two paths sum in different orders (tiled attention against one row's dot products), and
+  // the sharp model magnifies it: agreement to 1e-4 of the largest logit (about 19 here; a wrong or
+  // stale cache entry moves logits by whole units).
+  double largest = 0;
+  for (float v : full) largest = std::max(largest, double(std::fabs(v)));
+  const double tolerance = 1e-4 * largest;
   KVCache cache;
   const float* z = m.extend(cache, tokens.data(), 5);  // a batched prefix, then single steps
-  CHECK(max_diff(z, full.data() + 4 * VOCAB, VOCAB) < 1e-4);
+  CHECK(max_diff(z, full.data() + 4 * VOCAB, VOCAB) < tolerance);
   for (int t = 5; t < 24; ++t) {
     z = m.extend(cache, &tokens[size_t(t)], 1);
     INFO("position " << t);
-    CHECK(max_diff(z, full.data() + t * VOCAB, VOCAB) < 1e-4);
+    CHECK(max_diff(z, full.data() + t * VOCAB, VOCAB) < tolerance);
   }
   CHECK(cache.len == 24);
   CHECK_THROWS(m.extend(cache, tokens.data(), 1));  // the window is full
