@@ -91,7 +91,11 @@ void Stack::reserve(int64_t N, bool bf16_acts) {
       fit(a.a, d), fit(a.bn, d), fit(a.s, hid);
   }
   fit(top_, d), fit(rstdf_, 1);
-  fit(dh_, d), fit(ds_, hid), fit(dgu_, 2 * hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
+  fit(dh_, d), fit(ds_, hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
+  if (bf16_acts)
+    fit(dgu16_, 2 * hid);
+  else
+    fit(dgu_, 2 * hid);
 }
 
 void Stack::forward(const float* W, const float* x, const int64_t* offsets, int64_t S, float* y, Precision p) {
@@ -147,8 +151,8 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
     // y = hmid + s·w2ᵀ: dh flows straight through the residual.
     if (half) {
       linear_backward(dh, a.s16.data(), w.w2, ds_.data(), g.w2, N, hid, d);
-      k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
-      linear_backward(dgu_.data(), a.bn16.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid);
+      k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu16_.data());
+      linear_backward(dgu16_.data(), a.bn16.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid);
     } else {
       linear_backward(dh, a.s.data(), w.w2, ds_.data(), g.w2, N, hid, d, p);
       k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());

@@ -103,6 +103,7 @@ class Stack {
   std::vector<LayerActs> acts_;
   std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
   std::vector<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
+  std::vector<bf16_t> dgu16_;  // dgu_ made in bf16 where products run bf16
 };
 
 }  // namespace bytes

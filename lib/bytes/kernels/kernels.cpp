@@ -252,11 +252,25 @@ void swiglu_rows(const float* gu, int64_t n, int64_t hid, S* s) {
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s) { swiglu_rows(gu, n, hid, s); }
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, bf16_t* s) { swiglu_rows(gu, n, hid, s); }
 
-void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu) {
+namespace {
+template <class G>
+void swiglu_grad_rows(const float* ds, const float* gu, int64_t n, int64_t hid, G* dgu) {
   const auto row = for_this_cpu(avx512::swiglu_backward_row, avx2::swiglu_backward_row, generic::swiglu_backward_row);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    row(ds + i * hid, gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, dgu + i * 2 * hid, dgu + i * 2 * hid + hid);
+  for (int64_t i = 0; i < n; ++i) {
+    thread_local std::vector<float> scratch;
+    float* gi = row_out(dgu + i * 2 * hid, 2 * hid, scratch);
+    row(ds + i * hid, gu + i * 2 * hid, gu + i * 2 * hid + hid, hid, gi, gi + hid);
+    row_done(dgu + i * 2 * hid, gi, 2 * hid);
+  }
+}
+}  // namespace
+
+void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu) {
+  swiglu_grad_rows(ds, gu, n, hid, dgu);
+}
+void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, bf16_t* dgu) {
+  swiglu_grad_rows(ds, gu, n, hid, dgu);
 }
 
 void cross_entropy(float* logits, const int32_t* targets, int64_t n, int64_t V, float grad_scale, float* losses) {

@@ -56,6 +56,8 @@ void swiglu_forward(const float* gu, int64_t n, int64_t hid, float* s);
 void swiglu_forward(const float* gu, int64_t n, int64_t hid, bf16_t* s);  // s in bf16, as rmsnorm_forward's y
 // dgu is overwritten.
 void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, float* dgu);
+// dgu in bf16: the gradient only the w1/w3 product reads (--precision bf16)
+void swiglu_backward(const float* ds, const float* gu, int64_t n, int64_t hid, bf16_t* dgu);
 
 // Softmax cross-entropy of each row of logits (n × V) against targets. Returns each row's loss
 // in nats in `losses` (may be null). When grad_scale != 0, logits are overwritten with

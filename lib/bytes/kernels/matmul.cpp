@@ -236,13 +236,16 @@ void linear(const bf16_t* x, const float* w, float* y, int64_t rows, int64_t in,
   execute(g, Precision::bf16, x, as_bf16(w, size_t(out * in), scratch16().b), y);
 }
 
+void linear_backward(const bf16_t* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows,
+                     int64_t in, int64_t out) {
+  const Gemm weight{out, in, rows, true, false, true}, input{rows, in, out, false, false, false};
+  if (!empty_product(weight, dw)) execute(weight, Precision::bf16, dy, x, dw);
+  if (!empty_product(input, dx)) execute(input, Precision::bf16, dy, as_bf16(w, size_t(out * in), scratch16().b), dx);
+}
+
 void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
                      int64_t out) {
-  const Gemm weight{out, in, rows, true, false, true}, input{rows, in, out, false, false, false};
-  Scratch16& s = scratch16();
-  const bf16_t* dy16 = as_bf16(dy, size_t(rows * out), s.c);
-  if (!empty_product(weight, dw)) execute(weight, Precision::bf16, dy16, x, dw);
-  if (!empty_product(input, dx)) execute(input, Precision::bf16, dy16, as_bf16(w, size_t(out * in), s.b), dx);
+  linear_backward(as_bf16(dy, size_t(rows * out), scratch16().c), x, w, dx, dw, rows, in, out);
 }
 
 std::string matmul_impl(Precision p) {

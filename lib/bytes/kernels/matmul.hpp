@@ -58,6 +58,9 @@ void linear_backward(const float* dy, const float* x, const float* w, float* dx,
 void linear(const bf16_t* x, const float* w, float* y, int64_t rows, int64_t in, int64_t out, bool accumulate = false);
 void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
                      int64_t out);
+// The same with dy made in bf16 too (a gradient only this product reads).
+void linear_backward(const bf16_t* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows,
+                     int64_t in, int64_t out);
 
 // The oneDNN implementation behind f32 and bf16 matmuls on this CPU (e.g. "brg:avx2").
 std::string matmul_impl(Precision p);
