@@ -291,7 +291,11 @@ TEST_CASE("each ISA's attention matches the plain softmax, and their backwards a
           for (auto& x : input) x = round_bf16(x);
         const double rel = isa.bf16 ? 1e-2 : 1e-4, abs = isa.bf16 ? 1e-2 : 1e-5;
         std::vector<float> out(size_t(N * D)), lse(size_t(N * H)), dqkv(qkv.size());
-        isa.forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data());
+        std::vector<bytes::bf16_t> out16(out.size());
+        isa.forward(qkv.data(), offsets.data(), S, H, hd, causal, out.data(), lse.data(), out16.data());
+        std::vector<bytes::bf16_t> rounded(out.size());
+        bytes::to_bf16(out.data(), rounded.data(), out.size());
+        CHECK(out16 == rounded);  // the bf16 copy of the output, every row of it
         for (int64_t sg = 0; sg < S; ++sg)
           for (int64_t h = 0; h < H; ++h)
             for (int64_t t = offsets[size_t(sg)]; t < offsets[size_t(sg + 1)]; ++t) {

@@ -86,14 +86,14 @@ void Stack::reserve(int64_t N, bool bf16_acts) {
     fit(a.x, d), fit(a.rstd1, 1), fit(a.qkv, 3 * d), fit(a.o, d), fit(a.lse, H);
     fit(a.hmid, d), fit(a.rstd2, 1), fit(a.gu, 2 * hid);
     if (bf16_acts)
-      fit(a.a16, d), fit(a.bn16, d), fit(a.s16, hid);
+      fit(a.a16, d), fit(a.o16, d), fit(a.bn16, d), fit(a.s16, hid);
     else
       fit(a.a, d), fit(a.bn, d), fit(a.s, hid);
   }
   fit(top_, d), fit(rstdf_, 1);
   fit(dh_, d), fit(ds_, hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
   if (bf16_acts)
-    fit(dgu16_, 2 * hid);
+    fit(dgu16_, 2 * hid), fit(dqkv16_, 3 * d);
   else
     fit(dgu_, 2 * hid);
 }
@@ -117,9 +117,13 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
       linear(a.a.data(), w.wqkv, a.qkv.data(), N, d, 3 * d, false, p);
     }
     k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
-    k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data(), p);
+    k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data(), p,
+                         half ? a.o16.data() : nullptr);
     std::memcpy(a.hmid.data(), a.x.data(), size_t(N * d) * sizeof(float));
-    linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
+    if (half)
+      linear(a.o16.data(), w.wo, a.hmid.data(), N, d, d, true);
+    else
+      linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
     float* out = l + 1 < shape_.layers ? acts_[size_t(l + 1)].x.data() : top_.data();
     if (half) {
       k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn16.data(), a.rstd2.data());
@@ -160,12 +164,16 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
     }
     k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm);
     // hmid = x + o·woᵀ
-    linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
+    if (half)
+      linear_backward(dh, a.o16.data(), w.wo, do_.data(), g.wo, N, d, d);
+    else
+      linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
     k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
                           shape_.causal, dqkv_.data(), p);
-    k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true);
+    k::rope(dqkv_.data(), offsets_.data(), S, 3 * d, 2 * H, head_dim, shape_.rope_base, true, 0,
+            half ? dqkv16_.data() : nullptr);
     if (half)
-      linear_backward(dqkv_.data(), a.a16.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d);
+      linear_backward(dqkv16_.data(), a.a16.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d);
     else
       linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
     k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);

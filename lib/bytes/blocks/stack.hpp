@@ -95,15 +95,16 @@ class Stack {
   int64_t N_ = 0;
   std::vector<int64_t> offsets_;
   // a, bn and s are only ever operands of products: with bf16 products they are made in bf16
-  // (a16, bn16, s16) and have no f32 copy.
+  // (a16, bn16, s16) and have no f32 copy. o is also read by attention's backward (in f32): with
+  // bf16 products attention writes it both ways (o16 for wo's products).
   struct LayerActs {
     std::vector<float> x, a, rstd1, qkv, o, lse, hmid, bn, rstd2, gu, s;
-    std::vector<bf16_t> a16, bn16, s16;
+    std::vector<bf16_t> a16, o16, bn16, s16;
   };
   std::vector<LayerActs> acts_;
   std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
   std::vector<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
-  std::vector<bf16_t> dgu16_;  // dgu_ made in bf16 where products run bf16
+  std::vector<bf16_t> dgu16_, dqkv16_;  // dgu_ and dqkv_ made in bf16 for the products where they run bf16
 };
 
 }  // namespace bytes

@@ -22,6 +22,7 @@
 
 #include <omp.h>
 
+#include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/isa.hpp"
 #include "bytes/kernels/vec.hpp"
 
@@ -421,7 +422,7 @@ inline int64_t visible_keys(bool causal, int64_t cols, int64_t i, int64_t j0) {
 }  // namespace
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
-                       float* out, float* lse) {
+                       float* out, float* lse, uint16_t* out16) {
   const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S);
   const float scale = 1.0f / std::sqrt(float(hd));
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
@@ -466,6 +467,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
             const float inv = 1.0f / w.l[size_t(r)];
             float* o = out + (row0 + i0 + r) * D + h * hd;
             for (int64_t x = 0; x < hd; ++x) o[x] = w.acc[size_t(r * hd + x)] * inv;
+            if (out16) to_bf16_row(o, out16 + (o - out), size_t(hd));
             lse[(row0 + i0 + r) * H + h] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
           }
         }

@@ -9,7 +9,8 @@ namespace bytes::kernels {
 
 #define BYTES_ATTENTION_OF(isa)                                                                              \
   namespace isa {                                                                                              \
-  void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*);       \
+  void attention_forward(const float*, const int64_t*, int64_t, int64_t, int64_t, bool, float*, float*,        \
+                         uint16_t*);                                                                          \
   void attention_backward(const float*, const float*, const float*, const float*, const int64_t*, int64_t,      \
                           int64_t, int64_t, bool, float*);                                                     \
   }

@@ -131,7 +131,7 @@ struct RopeTable {
 }  // namespace
 
 void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n_heads, int64_t hd, float base,
-          bool inverse, int64_t pos0) {
+          bool inverse, int64_t pos0, bf16_t* rounded) {
   const int64_t half = hd / 2;
   int64_t T = 0;
   for (int64_t s = 0; s < S; ++s) T = std::max(T, offsets[s + 1] - offsets[s]);
@@ -154,6 +154,7 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
           v[j + half] = b * c[j] + a * sj;
         }
       }
+      if (rounded) to_bf16_row(x + r * stride, rounded + r * stride, size_t(stride));  // the row still in L1
     }
 }
 
@@ -186,13 +187,13 @@ const char* attention_impl(Precision p) {
 }
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
-                       float* out, float* lse, Precision p) {
+                       float* out, float* lse, Precision p, bf16_t* out16) {
   const Bf16Build b = bf16_build(p);
   const auto run = b == Bf16Build::tiles ? amx::attention_forward
                    : b == Bf16Build::dot ? avx512bf16::attention_forward
                                          : for_this_cpu(avx512::attention_forward, avx2::attention_forward,
                                                         generic::attention_forward);
-  run(qkv, offsets, S, H, hd, causal, out, lse);
+  run(qkv, offsets, S, H, hd, causal, out, lse, out16);
 }
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,

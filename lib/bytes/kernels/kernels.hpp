@@ -25,9 +25,10 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
 // Rotary embedding in place on n_heads heads of size hd in each row (row stride `stride`), the
 // rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd). Rows form segments as in
 // attention_forward; a row's position is pos0 + its index within its segment.
-// inverse = true applies the transpose rotation (the backward of the forward).
+// inverse = true applies the transpose rotation (the backward of the forward). rounded, where given,
+// gets each whole row (stride floats, the heads not rotated too) rounded to bf16 once rotated.
 void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n_heads, int64_t hd, float base,
-          bool inverse, int64_t pos0 = 0);
+          bool inverse, int64_t pos0 = 0, bf16_t* rounded = nullptr);
 
 // Multi-head attention over S segments of rows: segment s is rows [offsets[s], offsets[s + 1]),
 // and a row attends only to rows of its own segment (with causal, only to those at or before
@@ -37,8 +38,9 @@ void rope(float* x, const int64_t* offsets, int64_t S, int64_t stride, int64_t n
 // With Precision::bf16, where bf16 matrix products run (bf16_native), the five products of a tile
 // take bf16 operands with f32 sums, on AMX's tiles where oneDNN uses them, else with AVX512_BF16's
 // dot products; the softmax stays in f32. attention_impl(Precision::bf16) names the build that runs.
+// out16, where given, gets out rounded to bf16 as each row is written (for bf16 products reading it).
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
-                       float* out, float* lse, Precision p = Precision::f32);
+                       float* out, float* lse, Precision p = Precision::f32, bf16_t* out16 = nullptr);
 // dqkv (same layout as qkv) is overwritten.
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv,
