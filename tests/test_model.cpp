@@ -89,6 +89,34 @@ TEST_CASE("the matmul wrappers compute what their names say") {
     }
 }
 
+TEST_CASE("a residual product adds its branch as it writes, and leaves the branch alone") {
+  std::mt19937_64 rng(11);
+  for (int64_t rows : {1, 5, 64}) {  // one row takes the gemv path
+    for (int64_t in : {0, 7, 96}) {
+      CAPTURE(rows);
+      CAPTURE(in);
+      const int64_t out = 19;
+      auto x = randn(rng, size_t(rows * in)), w = randn(rng, size_t(out * in)), res = randn(rng, size_t(rows * out));
+      const auto res0 = res;
+      std::vector<float> y(size_t(rows * out), 123.0f), plain(y.size());
+      linear_residual(x.data(), w.data(), res.data(), y.data(), rows, in, out);
+      linear(x.data(), w.data(), plain.data(), rows, in, out);
+      CHECK(res == res0);
+      for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == doctest::Approx(res[i] + plain[i]).epsilon(1e-6));
+      if (!bf16_native() || in == 0 || rows == 1) continue;  // one row reads f32 x (gemv)
+      // bf16: an x made in bf16, and f32 x rounded by the call, agree
+      std::vector<bf16_t> x16(x.size());
+      to_bf16(x.data(), x16.data(), x.size());
+      std::vector<float> y16(y.size()), yp(y.size());
+      linear_residual(x16.data(), w.data(), res.data(), y16.data(), rows, in, out);
+      linear_residual(x.data(), w.data(), res.data(), yp.data(), rows, in, out, Precision::bf16);
+      linear(x.data(), w.data(), plain.data(), rows, in, out, false, Precision::bf16);
+      CHECK(y16 == yp);
+      for (size_t i = 0; i < y.size(); ++i) CHECK(y16[i] == doctest::Approx(res[i] + plain[i]).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("rmsnorm backward agrees with finite differences") {
   std::mt19937_64 rng(1);
   const int64_t n = 5, d = 96;

@@ -119,24 +119,21 @@ void Stack::forward(const float* W, const float* x, const int64_t* offsets, int6
     k::rope(a.qkv.data(), offsets, S, 3 * d, 2 * H, head_dim, shape_.rope_base, false);  // q and k: 2H heads
     k::attention_forward(a.qkv.data(), offsets, S, H, head_dim, shape_.causal, a.o.data(), a.lse.data(), p,
                          half ? a.o16.data() : nullptr);
-    std::memcpy(a.hmid.data(), a.x.data(), size_t(N * d) * sizeof(float));
     if (half)
-      linear(a.o16.data(), w.wo, a.hmid.data(), N, d, d, true);
+      linear_residual(a.o16.data(), w.wo, a.x.data(), a.hmid.data(), N, d, d);
     else
-      linear(a.o.data(), w.wo, a.hmid.data(), N, d, d, true, p);
+      linear_residual(a.o.data(), w.wo, a.x.data(), a.hmid.data(), N, d, d, p);
     float* out = l + 1 < shape_.layers ? acts_[size_t(l + 1)].x.data() : top_.data();
     if (half) {
       k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn16.data(), a.rstd2.data());
       linear(a.bn16.data(), w.w13, a.gu.data(), N, d, 2 * hid);
       k::swiglu_forward(a.gu.data(), N, hid, a.s16.data());
-      std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
-      linear(a.s16.data(), w.w2, out, N, hid, d, true);
+      linear_residual(a.s16.data(), w.w2, a.hmid.data(), out, N, hid, d);
     } else {
       k::rmsnorm_forward(a.hmid.data(), w.ffn_norm, N, d, shape_.eps, a.bn.data(), a.rstd2.data());
       linear(a.bn.data(), w.w13, a.gu.data(), N, d, 2 * hid, false, p);
       k::swiglu_forward(a.gu.data(), N, hid, a.s.data());
-      std::memcpy(out, a.hmid.data(), size_t(N * d) * sizeof(float));
-      linear(a.s.data(), w.w2, out, N, hid, d, true, p);
+      linear_residual(a.s.data(), w.w2, a.hmid.data(), out, N, hid, d, p);
     }
   }
   if (shape_.layers == 0) std::memcpy(top_.data(), x, size_t(N * d) * sizeof(float));

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "bytes/base/error.hpp"
@@ -38,15 +39,15 @@ dnnl::stream& stream() {
 
 struct Key {
   int64_t m, n, k;
-  bool ta, tb, acc;
+  bool ta, tb, acc, add;
   Precision p;
-  auto tie() const { return std::tie(m, n, k, ta, tb, acc, p); }
+  auto tie() const { return std::tie(m, n, k, ta, tb, acc, add, p); }
   bool operator<(const Key& o) const { return tie() < o.tie(); }
 };
 
 struct Cached {
   dnnl::matmul prim;
-  dnnl::memory a, b, c;
+  dnnl::memory a, b, c, add;
 };
 
 dnnl::memory::desc desc(int64_t rows, int64_t cols, bool trans, dt type) {
@@ -59,14 +60,13 @@ Cached make(const Key& key) {
   const dt in = key.p == Precision::bf16 ? dt::bf16 : dt::f32;
   auto a = desc(key.m, key.k, key.ta, in), b = desc(key.k, key.n, key.tb, in), c = desc(key.m, key.n, false, dt::f32);
   dnnl::primitive_attr attr;
-  if (key.acc) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
+  dnnl::post_ops ops;
+  if (key.acc) ops.append_sum(1.0f);
+  if (key.add) ops.append_binary(dnnl::algorithm::binary_add, c);  // a second operand of C's shape
+  attr.set_post_ops(ops);
   auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
   return {dnnl::matmul(pd), dnnl::memory(a, engine(), nullptr), dnnl::memory(b, engine(), nullptr),
-          dnnl::memory(c, engine(), nullptr)};
+          dnnl::memory(c, engine(), nullptr), dnnl::memory(c, engine(), nullptr)};
 }
 
 // The primitives of the most recently used shapes, most recent first. A model whose row counts
@@ -138,13 +138,14 @@ float dot_plain(const float* a, const W* b, int64_t n) {
   return total;
 }
 
+// y = base + x·wᵀ, base being y itself (accumulate), another row (a residual), or none.
 template <typename W>
-void gemv(const float* x, const W* w, float* y, int64_t out, int64_t in, bool accumulate) {
+void gemv(const float* x, const W* w, float* y, int64_t out, int64_t in, const float* base) {
   const bool avx2 = kernels::has_avx2_fma();
 #pragma omp parallel for schedule(static) if (out * in >= (1 << 16))
   for (int64_t o = 0; o < out; ++o) {
     const float d = avx2 ? dot_avx2(x, w + o * in, in) : dot_plain(x, w + o * in, in);
-    y[o] = accumulate ? y[o] + d : d;
+    y[o] = base ? base[o] + d : d;
   }
 }
 
@@ -169,7 +170,7 @@ namespace {
 
 // C = op(A)·op(B) on operands already in p's type (f32 or bf16) through the cached primitive.
 void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
-  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, p});
+  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p});
   Cached& cached = *held;
   cached.a.set_data_handle(const_cast<void*>(a));
   cached.b.set_data_handle(const_cast<void*>(b));
@@ -179,7 +180,13 @@ void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c)
   const int threads = omp_get_max_threads();
   const bool tiny = g.m * g.n * g.k < (1 << 16) && threads > 1;
   if (tiny) omp_set_num_threads(1);
-  cached.prim.execute(stream(), {{DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}});
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}};
+  if (g.add) {
+    cached.add.set_data_handle(const_cast<float*>(g.add));
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cached.add);
+  }
+  cached.prim.execute(stream(), args);
   if (tiny) omp_set_num_threads(threads);
 }
 
@@ -196,7 +203,10 @@ Scratch16& scratch16() {
 bool empty_product(const Gemm& g, float* c) {
   if (g.m == 0 || g.n == 0) return true;
   if (g.k > 0) return false;
-  if (!g.accumulate) std::fill(c, c + g.m * g.n, 0.0f);
+  if (g.add)
+    std::copy(g.add, g.add + g.m * g.n, c);
+  else if (!g.accumulate)
+    std::fill(c, c + g.m * g.n, 0.0f);
   return true;
 }
 
@@ -206,10 +216,11 @@ void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p
   if (empty_product(g, c)) return;
   const bool one_row = g.m == 1 && !g.trans_a && g.trans_b;
   // One row reads bf16 weights on any CPU; more rows need bf16 matrix kernels.
+  const float* base = g.accumulate ? c : g.add;
   if (one_row && p == Precision::bf16)
-    if (const bf16_t* w = bf16_copy_of(b)) return gemv(a, w, c, g.n, g.k, g.accumulate);
+    if (const bf16_t* w = bf16_copy_of(b)) return gemv(a, w, c, g.n, g.k, base);
   if (p == Precision::bf16 && !bf16_native()) p = Precision::f32;
-  if (one_row && p == Precision::f32) return gemv(a, b, c, g.n, g.k, g.accumulate);
+  if (one_row && p == Precision::f32) return gemv(a, b, c, g.n, g.k, base);
   if (p == Precision::f32) return execute(g, p, a, b, c);
   Scratch16& s = scratch16();
   execute(g, p, as_bf16(a, size_t(g.m * g.k), s.a), as_bf16(b, size_t(g.k * g.n), s.b), c);
@@ -236,6 +247,13 @@ void linear(const bf16_t* x, const float* w, float* y, int64_t rows, int64_t in,
   execute(g, Precision::bf16, x, as_bf16(w, size_t(out * in), scratch16().b), y);
 }
 
+void linear_residual(const bf16_t* x, const float* w, const float* residual, float* y, int64_t rows, int64_t in,
+                     int64_t out) {
+  const Gemm g{rows, out, in, false, true, false, residual};
+  if (empty_product(g, y)) return;
+  execute(g, Precision::bf16, x, as_bf16(w, size_t(out * in), scratch16().b), y);
+}
+
 void linear_backward(const bf16_t* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows,
                      int64_t in, int64_t out) {
   const Gemm weight{out, in, rows, true, false, true}, input{rows, in, out, false, false, false};
@@ -249,7 +267,7 @@ void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx
 }
 
 std::string matmul_impl(Precision p) {
-  Key key{256, 256, 256, false, true, false, p};
+  Key key{256, 256, 256, false, true, false, false, p};
   Cached made = make(key);  // the query reads the primitive's own descriptor: keep it alive
   auto pd = made.prim.get_primitive_desc();
   const char* info = nullptr;

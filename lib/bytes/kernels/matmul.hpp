@@ -18,6 +18,9 @@ struct Gemm {
   int64_t m, n, k;
   bool trans_a = false, trans_b = false;
   bool accumulate = false;  // C += A·B rather than C = A·B
+  // C = A·B + add (an M×N row-major matrix, not C: a residual branch), added as the product's
+  // tiles are written rather than by a copy of it into C first.
+  const float* add = nullptr;
 };
 
 // Primitives are kept for the most recently used shapes (making one compiles a kernel): at most
@@ -52,10 +55,18 @@ inline void linear_backward_weight(const float* dy, const float* x, float* dw, i
 void linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
                      int64_t out, Precision p = Precision::f32);
 
+// y = residual + x · wᵀ (a residual branch: y and residual are distinct rows×out matrices).
+inline void linear_residual(const float* x, const float* w, const float* residual, float* y, int64_t rows, int64_t in,
+                            int64_t out, Precision p = Precision::f32) {
+  matmul({rows, out, in, false, true, false, residual}, x, w, y, p);
+}
+
 // linear and linear_backward in bf16 with x already rounded (an activation made in bf16, read by
 // the forward's product and the backward's weight gradient without rounding it twice). Only where
 // bf16_native().
 void linear(const bf16_t* x, const float* w, float* y, int64_t rows, int64_t in, int64_t out, bool accumulate = false);
+void linear_residual(const bf16_t* x, const float* w, const float* residual, float* y, int64_t rows, int64_t in,
+                     int64_t out);
 void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx, float* dw, int64_t rows, int64_t in,
                      int64_t out);
 // The same with dy made in bf16 too (a gradient only this product reads).
