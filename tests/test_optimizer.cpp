@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -44,6 +47,22 @@ TEST_CASE("the gradient norm is the L2 norm of all gradients; clipping scales it
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   CHECK_FALSE(std::isfinite(grad_norm(std::vector<float>{1, inf})));
   CHECK_FALSE(std::isfinite(grad_norm(std::vector<float>{nan, 1})));
+  // Millions of gradients (chunks on several threads, a tail): the norm, and the same bits on one
+  // thread as on all; zero_grads clears every one.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> big((size_t(1) << 21) + 13);
+  long double want = 0;
+  for (auto& x : big) x = normal(rng), want += (long double)x * x;
+  const double all = grad_norm(big);
+  CHECK(all == doctest::Approx(double(std::sqrt(want))).epsilon(1e-12));
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double one = grad_norm(big);
+  omp_set_num_threads(threads);
+  CHECK(one == all);
+  zero_grads(big);
+  CHECK(std::all_of(big.begin(), big.end(), [](float x) { return x == 0.0f; }));
 }
 
 TEST_CASE("AdamW follows the direct computation over several steps, with weight decay on matrices only") {

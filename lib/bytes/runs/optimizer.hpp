@@ -8,8 +8,10 @@
 
 namespace bytes {
 
-// The L2 norm of all gradients together, summed in double.
+// The L2 norm of all gradients together, summed in double, in an order fixed by their count alone.
 double grad_norm(std::span<const float> grads);
+// Gradients to zero before a step's backward passes add into them (in parallel: tens of MB).
+void zero_grads(std::span<float> grads);
 
 // The factor that scales gradients of this norm down to max_norm: 1 when they are within it, or
 // when max_norm ≤ 0 (no clipping).

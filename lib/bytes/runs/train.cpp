@@ -187,7 +187,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   Window window;
   while (!schedule.done(st)) {
     const auto t0 = clock::now();
-    std::fill(model.grads.begin(), model.grads.end(), 0.0f);
+    zero_grads(model.grads);
     MicroBatch step;
     for (int64_t a = 0; a < o.accum; ++a) step += batches->train(o.seed, uint64_t(st.step * o.accum + a), o.batch, o.accum);
     // Clip the global gradient norm, then AdamW with decoupled weight decay and bias correction.
