@@ -141,6 +141,13 @@ TEST_CASE("rmsnorm backward agrees with finite differences") {
   };
   check_directional(x, fwd, bwd_x, rng);
   check_directional(w, fwd, bwd_w, rng);
+  // The bf16 copy of dx is the sum (what was in dx plus this gradient), rounded.
+  auto r = randn(rng, size_t(n * d)), dx = randn(rng, size_t(n * d));
+  std::vector<float> dw(static_cast<size_t>(d));
+  std::vector<bf16_t> dx16(dx.size()), want(dx.size());
+  k::rmsnorm_backward(r.data(), x.data(), w.data(), rstd.data(), n, d, dx.data(), dw.data(), dx16.data());
+  to_bf16(dx.data(), want.data(), dx.size());
+  CHECK(dx16 == want);
 }
 
 TEST_CASE("swiglu and cross-entropy backward agree with finite differences") {

@@ -93,7 +93,7 @@ void Stack::reserve(int64_t N, bool bf16_acts) {
   fit(top_, d), fit(rstdf_, 1);
   fit(dh_, d), fit(ds_, hid), fit(dbn_, d), fit(do_, d), fit(dqkv_, 3 * d), fit(da_, d);
   if (bf16_acts)
-    fit(dgu16_, 2 * hid), fit(dqkv16_, 3 * d);
+    fit(dh16_, d), fit(dgu16_, 2 * hid), fit(dqkv16_, 3 * d);
   else
     fit(dgu_, 2 * hid);
 }
@@ -144,14 +144,16 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
   const int64_t N = N_, d = shape_.d, hid = shape_.hidden, H = shape_.heads(), S = int64_t(offsets_.size()) - 1;
   const bool half = bf16_acts(p);
   float* dh = dh_.data();
+  // With bf16 products, each norm's backward also rounds dh (for the next products to read).
+  bf16_t* dh16 = half ? dh16_.data() : nullptr;
   std::fill(dh, dh + N * d, 0.0f);
-  k::rmsnorm_backward(dy, top_.data(), W + norm_, rstdf_.data(), N, d, dh, G + norm_);
+  k::rmsnorm_backward(dy, top_.data(), W + norm_, rstdf_.data(), N, d, dh, G + norm_, dh16);
   for (int64_t l = shape_.layers - 1; l >= 0; --l) {
     LayerParams w = layer(W, l), g = layer(G, l);
     LayerActs& a = acts_[size_t(l)];
     // y = hmid + s·w2ᵀ: dh flows straight through the residual.
     if (half) {
-      linear_backward(dh, a.s16.data(), w.w2, ds_.data(), g.w2, N, hid, d);
+      linear_backward(dh16, a.s16.data(), w.w2, ds_.data(), g.w2, N, hid, d);
       k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu16_.data());
       linear_backward(dgu16_.data(), a.bn16.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid);
     } else {
@@ -159,10 +161,10 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
       k::swiglu_backward(ds_.data(), a.gu.data(), N, hid, dgu_.data());
       linear_backward(dgu_.data(), a.bn.data(), w.w13, dbn_.data(), g.w13, N, d, 2 * hid, p);
     }
-    k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm);
+    k::rmsnorm_backward(dbn_.data(), a.hmid.data(), w.ffn_norm, a.rstd2.data(), N, d, dh, g.ffn_norm, dh16);
     // hmid = x + o·woᵀ
     if (half)
-      linear_backward(dh, a.o16.data(), w.wo, do_.data(), g.wo, N, d, d);
+      linear_backward(dh16, a.o16.data(), w.wo, do_.data(), g.wo, N, d, d);
     else
       linear_backward(dh, a.o.data(), w.wo, do_.data(), g.wo, N, d, d, p);
     k::attention_backward(a.qkv.data(), a.o.data(), do_.data(), a.lse.data(), offsets_.data(), S, H, head_dim,
@@ -173,7 +175,8 @@ void Stack::backward(const float* W, float* G, const float* dy, float* dx, Preci
       linear_backward(dqkv16_.data(), a.a16.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d);
     else
       linear_backward(dqkv_.data(), a.a.data(), w.wqkv, da_.data(), g.wqkv, N, d, 3 * d, p);
-    k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm);
+    k::rmsnorm_backward(da_.data(), a.x.data(), w.attn_norm, a.rstd1.data(), N, d, dh, g.attn_norm,
+                        l > 0 ? dh16 : nullptr);
   }
   std::memcpy(dx, dh, size_t(N * d) * sizeof(float));
 }

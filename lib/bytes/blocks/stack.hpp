@@ -104,7 +104,8 @@ class Stack {
   std::vector<LayerActs> acts_;
   std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
   std::vector<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
-  std::vector<bf16_t> dgu16_, dqkv16_;  // dgu_ and dqkv_ made in bf16 for the products where they run bf16
+  // dh_, dgu_ and dqkv_ made in bf16 for the products where they run bf16
+  std::vector<bf16_t> dh16_, dgu16_, dqkv16_;
 };
 
 }  // namespace bytes

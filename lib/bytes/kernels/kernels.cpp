@@ -84,7 +84,7 @@ void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float
 }
 
 void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t n, int64_t d,
-                      float* dx, float* dw) {
+                      float* dx, float* dw, bf16_t* dx16) {
   int nt = omp_get_max_threads();
   std::vector<float> partial(size_t(nt * d), 0.0f);
 #pragma omp parallel
@@ -101,6 +101,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
         dxi[j] += r * dyi[j] * w[j] - c * xi[j];
         my[j] += dyi[j] * xi[j] * r;
       }
+      if (dx16) to_bf16_row(dxi, dx16 + i * d, size_t(d));
     }
   }
   for (int t = 0; t < nt; ++t)

@@ -18,9 +18,10 @@ void embedding_backward(const int32_t* tokens, int64_t n, const float* dout, int
 // products read (--precision bf16), rounded where it is made rather than by each product.
 void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, float* y, float* rstd);
 void rmsnorm_forward(const float* x, const float* w, int64_t n, int64_t d, float eps, bf16_t* y, float* rstd);
-// dx += ∂/∂x, dw += ∂/∂w
+// dx += ∂/∂x, dw += ∂/∂w; dx16, where given, gets the resulting dx rounded to bf16 (a residual
+// stream's gradient, which bf16 products read next).
 void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t n, int64_t d,
-                      float* dx, float* dw);
+                      float* dx, float* dw, bf16_t* dx16 = nullptr);
 
 // Rotary embedding in place on n_heads heads of size hd in each row (row stride `stride`), the
 // rotate-half pairing (j, j + hd/2), angle pos · base^(−2j/hd). Rows form segments as in
