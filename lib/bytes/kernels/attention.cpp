@@ -129,14 +129,37 @@ Scratch& scratch(int64_t T, int64_t hd) {
 
 // Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
 // scaled, zero-padded.
+// A head's rows lie a whole row of qkv apart (4.6 KB at d 384): more than the hardware prefetcher
+// follows, so each row read or written would wait on memory. Loops over a head's rows ask for the
+// row `ahead` rows on while they handle this one (past the segment or the array is harmless: a
+// prefetch never faults). write: the row is about to be written.
+constexpr int64_t ahead = 16;
+inline void prefetch_row(const float* base, int64_t stride, int64_t t, int64_t hd, bool write = false) {
+  constexpr int64_t line = 16;  // floats
+  for (int64_t x = 0; x < hd; x += line)
+    write ? __builtin_prefetch(base + t * stride + x, 1) : __builtin_prefetch(base + t * stride + x);
+}
 inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t rows, int64_t hd, float scale,
                       float* out) {
-  for (int64_t r = 0; r < rows; ++r)
+  for (int64_t r = 0; r < rows; ++r) {
+    prefetch_row(base, stride, t0 + r + ahead, hd);
     for (int64_t x = 0; x < hd; ++x) out[r * hd + x] = r < n ? base[(t0 + r) * stride + x] * scale : 0.0f;
+  }
 }
 inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in, int64_t ld_out, float* out) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
+}
+// a (hd floats) · row t of a head (row stride `stride`), in lanes.
+inline float row_dot(const float* a, const float* base, int64_t stride, int64_t t, int64_t hd) {
+  prefetch_row(base, stride, t + ahead, hd);
+  const float* b = base + t * stride;
+  v8 acc = splat(0.0f);
+  int64_t x = 0;
+  for (; x + W <= hd; x += W) acc += load8(a + x) * load8(b + x);
+  float sum = hsum(acc);
+  for (; x < hd; ++x) sum += a[x] * b[x];
+  return sum;
 }
 inline int64_t round_nr(int64_t n) { return (n + NR - 1) / NR * NR; }
 
@@ -466,6 +489,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
           for (int64_t r = 0; r < rows; ++r) {
             const float inv = 1.0f / w.l[size_t(r)];
             float* o = out + (row0 + i0 + r) * D + h * hd;
+            prefetch_row(o, D, ahead, hd, true);
             for (int64_t x = 0; x < hd; ++x) o[x] = w.acc[size_t(r * hd + x)] * inv;
             if (out16) to_bf16_row(o, out16 + (o - out), size_t(hd));
             lse[(row0 + i0 + r) * H + h] = w.m[size_t(r)] + std::log(w.l[size_t(r)]);
@@ -504,12 +528,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           load_rows(qb, stride, i0, rows, rows, hd, scale, w.q.data());
           load_rows(dob, D, i0, rows, rows, hd, 1.0f, w.dout.data());
           pack_queries(rows, hd, true, w);
-          for (int64_t r = 0; r < rows; ++r) {
-            const float *dor = dob + (i0 + r) * D, *orow = ob + (i0 + r) * D;
-            float dsum = 0;
-            for (int64_t x = 0; x < hd; ++x) dsum += dor[x] * orow[x];
-            w.dsum[size_t(r)] = dsum;
-          }
+          for (int64_t r = 0; r < rows; ++r) w.dsum[size_t(r)] = row_dot(w.dout.data() + r * hd, ob, D, i0 + r, hd);
           std::fill(w.dq.begin(), w.dq.end(), 0.0f);
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
@@ -528,12 +547,15 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           }
           for (int64_t r = 0; r < rows; ++r) {
             float* dq = dqkv + (row0 + i0 + r) * stride + h * hd;
+            prefetch_row(dq, stride, ahead, hd, true);
             for (int64_t x = 0; x < hd; ++x) dq[x] = w.dq[size_t(r * hd + x)] * scale;
           }
         }
         for (int64_t t = 0; t < T; ++t) {
           float* dk = dqkv + (row0 + t) * stride + D + h * hd;
           float* dv = dk + D;
+          prefetch_row(dk, stride, ahead, hd, true);
+          prefetch_row(dv, stride, ahead, hd, true);
           std::memcpy(dk, w.dk.data() + t * hd, size_t(hd) * sizeof(float));
           std::memcpy(dv, w.dv.data() + t * hd, size_t(hd) * sizeof(float));
         }
