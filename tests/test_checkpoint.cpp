@@ -163,7 +163,7 @@ TEST_CASE("a run directory: one user at a time, its stale temporaries removed, r
   FlatModel init(o.model);
   init.init(4);
   CHECK(model.params == init.params);
-  CHECK(st.m == std::vector<float>(model.params.size(), 0.0f));
+  CHECK(st.m == Buffer<float>(model.params.size(), 0.0f));
   CHECK(testing::read_file(run + "/config.toml") == "seed=4\n");
   st.step = 3;
   dirs.log("{\"step\":3}\n");
@@ -245,8 +245,8 @@ TEST_CASE("an --init run starts from its parent's weights and zero moments, chec
   CHECK(loaded.params == load_model(parent)->params);
   CHECK(st.step == 0);
   CHECK(st.bytes == 0);
-  CHECK(st.m == std::vector<float>(loaded.params.size(), 0.0f));
-  CHECK(st.v == std::vector<float>(loaded.params.size(), 0.0f));
+  CHECK(st.m == Buffer<float>(loaded.params.size(), 0.0f));
+  CHECK(st.v == Buffer<float>(loaded.params.size(), 0.0f));
 
   // Killed after its config was written, before its step-0 checkpoint: resumed, it reads the
   // parent again (as a run from scratch starts from its seed's weights again).

@@ -136,6 +136,21 @@ TEST_CASE("bf16 products take bf16 operands with f32 accumulation where the CPU 
     }
 }
 
+TEST_CASE("large buffers start on a huge-page boundary and behave as vectors") {
+  Buffer<float> big(large_block / sizeof(float) + 5, 1.0f), small(100, 2.0f);
+  CHECK(reinterpret_cast<uintptr_t>(big.data()) % large_block == 0);
+  CHECK(std::all_of(big.begin(), big.end(), [](float x) { return x == 1.0f; }));
+  big.resize(3 * big.size(), 3.0f);  // moved into a new block
+  CHECK(reinterpret_cast<uintptr_t>(big.data()) % large_block == 0);
+  CHECK(big.front() == 1.0f);
+  CHECK(big.back() == 3.0f);
+  Buffer<float> copy = big;
+  CHECK(copy == big);
+  small.resize(large_block);  // from a plain block to a large one
+  CHECK(small.front() == 2.0f);
+  CHECK(reinterpret_cast<uintptr_t>(small.data()) % large_block == 0);
+}
+
 TEST_CASE("a model in bf16 says which precision runs, and trains differently from f32 only where bf16 runs") {
   auto train = [](Precision p, Precision& ran) {
     FlatModel model(testing::flat_config(64, 1, 32));

@@ -36,7 +36,7 @@ class Head {
  private:
   size_t offset_ = 0;
   int64_t d_ = 0, rows_ = 0;
-  std::vector<float> logits_, losses_, row_;
+  Buffer<float> logits_, losses_, row_;
   std::vector<int32_t> targets_;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bytes/base/memory.hpp"
 #include "bytes/kernels/matmul.hpp"
 
 namespace bytes {
@@ -28,8 +29,8 @@ struct Layout {
 };
 
 // Activation buffers grow to the largest size a model has needed and stay that size.
-template <class T>
-void grow(std::vector<T>& v, int64_t n) {
+template <class V>
+void grow(V& v, int64_t n) {
   if (v.size() < size_t(n)) v.resize(size_t(n));
 }
 
@@ -98,14 +99,14 @@ class Stack {
   // (a16, bn16, s16) and have no f32 copy. o is also read by attention's backward (in f32): with
   // bf16 products attention writes it both ways (o16 for wo's products).
   struct LayerActs {
-    std::vector<float> x, a, rstd1, qkv, o, lse, hmid, bn, rstd2, gu, s;
-    std::vector<bf16_t> a16, o16, bn16, s16;
+    Buffer<float> x, a, rstd1, qkv, o, lse, hmid, bn, rstd2, gu, s;
+    Buffer<bf16_t> a16, o16, bn16, s16;
   };
   std::vector<LayerActs> acts_;
-  std::vector<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
-  std::vector<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
+  Buffer<float> top_, rstdf_;  // the last block's output and the final norm's 1/rms
+  Buffer<float> dh_, ds_, dgu_, dbn_, do_, dqkv_, da_;
   // dh_, dgu_ and dqkv_ made in bf16 for the products where they run bf16
-  std::vector<bf16_t> dh16_, dgu16_, dqkv16_;
+  Buffer<bf16_t> dh16_, dgu16_, dqkv16_;
 };
 
 }  // namespace bytes

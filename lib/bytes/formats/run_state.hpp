@@ -9,13 +9,15 @@
 #include <string_view>
 #include <vector>
 
+#include "bytes/base/memory.hpp"
+
 namespace bytes {
 
 struct TrainState {
   int64_t step = 0, total_steps = 0;
   uint64_t bytes = 0;
   double seconds = 0, train_seconds = 0;
-  std::vector<float> m, v;
+  Buffer<float> m, v;
 };
 
 // Writes state.bin atomically and durably: config (JSON text), the counters, params, m and v.

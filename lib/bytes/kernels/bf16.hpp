@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "bytes/base/memory.hpp"
+
 namespace bytes {
 
 using bf16_t = uint16_t;
@@ -34,7 +36,7 @@ class Bf16Weights {
 
  private:
   const float* base_;
-  std::vector<bf16_t> copy_;
+  Buffer<bf16_t> copy_;
 };
 
 // The bf16 copy of the weights at w, if a live Bf16Weights holds them (nullptr otherwise).

@@ -28,7 +28,7 @@ class FlatModel final : public WindowModel {
   Stack body_;
   // Activations of the last forward and their gradients (vectors grow and stay).
   std::vector<int32_t> tokens_;
-  std::vector<float> x_, y_, dy_, dx_;
+  Buffer<float> x_, y_, dy_, dx_;
 };
 
 }  // namespace bytes

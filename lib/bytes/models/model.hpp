@@ -90,7 +90,7 @@ class Model {
   // The weights: params, or the mapped file of a model loaded with map = true.
   const float* weights() const { return mapped_ ? mapped_ : params.data(); }
   // Trainable copies; empty for a mapped model.
-  std::vector<float> params, grads;
+  Buffer<float> params, grads;
 
   // The precision of the matrix products. bf16 keeps a bf16 copy of the weights for them
   // (weights_changed() refreshes it); where the CPU has no bf16 matrix kernels only one-row

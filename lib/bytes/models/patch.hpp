@@ -40,7 +40,7 @@ class PatchModel final : public WindowModel {
     int64_t rows = 0;                         // of the last forward
     std::vector<int64_t> offsets;
     std::vector<int32_t> tokens;              // the bytes each unit's input concatenates
-    std::vector<float> c, x, y, cond_out, dy, dx, dcond;
+    Buffer<float> c, x, y, cond_out, dy, dx, dcond;
   };
   void stage_forward(size_t k, int64_t B, int64_t T);
   void stage_backward(size_t k);
@@ -51,7 +51,7 @@ class PatchModel final : public WindowModel {
 
   std::vector<Stage> stages_;
   std::vector<int32_t> tokens_;  // the last forward's window, padded
-  std::vector<float> x_, y_, cat_;
+  Buffer<float> x_, y_, cat_;
   int64_t T_ = 0, B_ = 0, T_in_ = 0;
 };
 

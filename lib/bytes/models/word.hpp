@@ -86,7 +86,7 @@ class WordModel final : public Model {
   // conditioning per input word (vectors grow and stay).
   std::vector<int32_t> tokens_, enc_tokens_;
   std::vector<int64_t> enc_offsets_, bb_offsets_, dec_offsets_, input_word_, cond_of_row_;
-  std::vector<float> x_, y_, dy_, dx_, enc_x_, enc_y_, wv_, bb_x_, bb_y_, conds_, dwv_, dbb_, dcond_;
+  Buffer<float> x_, y_, dy_, dx_, enc_x_, enc_y_, wv_, bb_x_, bb_y_, conds_, dwv_, dbb_, dcond_;
 };
 
 }  // namespace bytes
