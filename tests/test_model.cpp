@@ -103,6 +103,8 @@ TEST_CASE("a residual product adds its branch as it writes, and leaves the branc
       linear(x.data(), w.data(), plain.data(), rows, in, out);
       CHECK(res == res0);
       for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == doctest::Approx(res[i] + plain[i]).epsilon(1e-6));
+      // Accumulating into C and adding a branch at once is refused (no product means both).
+      CHECK_THROWS(matmul({rows, out, in, false, true, true, res.data()}, x.data(), w.data(), y.data()));
       if (!bf16_native() || in == 0 || rows == 1) continue;  // one row reads f32 x (gemv)
       // bf16: an x made in bf16, and f32 x rounded by the call, agree
       std::vector<bf16_t> x16(x.size());

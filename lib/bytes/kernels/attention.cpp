@@ -127,8 +127,6 @@ Scratch& scratch(int64_t T, int64_t hd) {
   return w;
 }
 
-// Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
-// scaled, zero-padded.
 // A head's rows lie a whole row of qkv apart (4.6 KB at d 384): more than the hardware prefetcher
 // follows, so each row read or written would wait on memory. Loops over a head's rows ask for the
 // row `ahead` rows on while they handle this one (past the segment or the array is harmless: a
@@ -139,6 +137,8 @@ inline void prefetch_row(const float* base, int64_t stride, int64_t t, int64_t h
   for (int64_t x = 0; x < hd; x += line)
     write ? __builtin_prefetch(base + t * stride + x, 1) : __builtin_prefetch(base + t * stride + x);
 }
+// Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
+// scaled, zero-padded.
 inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t rows, int64_t hd, float scale,
                       float* out) {
   for (int64_t r = 0; r < rows; ++r) {

@@ -184,7 +184,8 @@ void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c)
       {DNNL_ARG_SRC, cached.a}, {DNNL_ARG_WEIGHTS, cached.b}, {DNNL_ARG_DST, cached.c}};
   if (g.add) {
     cached.add.set_data_handle(const_cast<float*>(g.add));
-    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cached.add);
+    const int position = g.accumulate ? 1 : 0;  // after the sum, where there is one (make())
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(position) | DNNL_ARG_SRC_1, cached.add);
   }
   cached.prim.execute(stream(), args);
   if (tiny) omp_set_num_threads(threads);
@@ -213,6 +214,7 @@ bool empty_product(const Gemm& g, float* c) {
 }  // namespace
 
 void matmul(const Gemm& g, const float* a, const float* b, float* c, Precision p) {
+  if (g.accumulate && g.add) throw Error("matmul: accumulate into C and add a second matrix are exclusive");
   if (empty_product(g, c)) return;
   const bool one_row = g.m == 1 && !g.trans_a && g.trans_b;
   // One row reads bf16 weights on any CPU; more rows need bf16 matrix kernels.

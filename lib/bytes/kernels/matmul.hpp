@@ -19,7 +19,7 @@ struct Gemm {
   bool trans_a = false, trans_b = false;
   bool accumulate = false;  // C += A·B rather than C = A·B
   // C = A·B + add (an M×N row-major matrix, not C: a residual branch), added as the product's
-  // tiles are written rather than by a copy of it into C first.
+  // tiles are written rather than by a copy of it into C first. Not with accumulate.
   const float* add = nullptr;
 };
 
