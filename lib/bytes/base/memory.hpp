@@ -1,8 +1,8 @@
 // Large working buffers (activations, parameters and their gradients, optimizer moments) in huge
 // pages where Linux lends them on request (transparent huge pages in "madvise" mode, Debian's
 // default): kernels that walk a head's rows 4.6 KB apart touch a new 4 KiB page at every row, and
-// the translations of a training step's gigabyte of buffers do not fit the TLB. Measured: bf16
-// training 3% faster (d 384 x 6, batch 32, alternating runs). Small blocks are plain allocations.
+// the translations of a training step's gigabyte of buffers do not fit the TLB. Measured (d 384
+// x 6, batch 32, alternating runs): bf16 training 26% faster, f32 10%. Small blocks are plain allocations.
 #pragma once
 #include <cstddef>
 #include <vector>
