@@ -1,5 +1,7 @@
 #include "bytes/runs/optimizer.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -49,9 +51,25 @@ void adamw_update(const AdamW& opt, bool decay, float grad_scale, std::span<floa
   float* p = params.data();
   const float* g = grads.data();
   float *mi = m.data(), *vi = v.data();
-  const int64_t n = int64_t(params.size());
+  const int64_t n = int64_t(params.size()), quads = n / 4;
+  // Four at a time in SSE, each operation the scalar tail's own in the same order (the baseline
+  // ISA has no fused multiply-add to contract them into): the same bits on every CPU, and about
+  // twice the scalar loop's speed, whose divisions and square roots (with errno's check) made it
+  // compute-bound where it could be bound by memory.
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t q = 0; q < quads; ++q) {
+    const int64_t i = 4 * q;
+    const __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), _mm_set1_ps(grad_scale));
+    const __m128 mq = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(b1), _mm_loadu_ps(mi + i)), _mm_mul_ps(_mm_set1_ps(1 - b1), gi));
+    const __m128 vq = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(b2), _mm_loadu_ps(vi + i)),
+                                 _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(1 - b2), gi), gi));
+    _mm_storeu_ps(mi + i, mq);
+    _mm_storeu_ps(vi + i, vq);
+    const __m128 step = _mm_div_ps(_mm_mul_ps(_mm_set1_ps(lr), _mm_div_ps(mq, _mm_set1_ps(bc1))),
+                                   _mm_add_ps(_mm_sqrt_ps(_mm_div_ps(vq, _mm_set1_ps(bc2))), _mm_set1_ps(1e-8f)));
+    _mm_storeu_ps(p + i, _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), _mm_set1_ps(keep)), step));
+  }
+  for (int64_t i = 4 * quads; i < n; ++i) {
     const float gi = g[i] * grad_scale;
     mi[i] = b1 * mi[i] + (1 - b1) * gi;
     vi[i] = b2 * vi[i] + (1 - b2) * gi * gi;
