@@ -285,11 +285,12 @@ TEST_CASE("each ISA's SwiGLU and cross-entropy agree with scalar code, whole vec
 TEST_CASE("each ISA's attention matches the plain softmax, and their backwards agree") {
   // The dispatched build's backward is checked against finite differences in test_model.cpp; here
   // every build this CPU runs is held to plain double code (forward) and to the generic build
-  // (backward). The bf16 build is held to the plain softmax of its bf16-rounded q, k and v, its
+  // (backward). Segments of 16 rows or fewer take the short path (no tiles), longer ones the tiles:
+  // {6, 16, 17, 2} has both. The bf16 build is held to the plain softmax of its bf16-rounded q, k and v, its
   // rounding of the probabilities allowed for, and its gradient to the f32 one as a whole.
   std::mt19937_64 rng(8);
   const int64_t H = 2, hd = 64, D = H * hd;
-  for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{1, 200}, {64, 3, 129}})
+  for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{1, 200}, {64, 3, 129}, {6, 16, 17, 2}})
     for (bool causal : {true, false}) {
       std::vector<int64_t> offsets{0};
       for (int64_t n : lengths) offsets.push_back(offsets.back() + n);

@@ -137,16 +137,30 @@ inline void prefetch_row(const float* base, int64_t stride, int64_t t, int64_t h
   for (int64_t x = 0; x < hd; x += line)
     write ? __builtin_prefetch(base + t * stride + x, 1) : __builtin_prefetch(base + t * stride + x);
 }
+// n floats to zero as vectors: a short segment's padding, where a call to memset per row cost more
+// than the rows' products.
+inline void zero(float* p, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store8(p + i, v8{});
+  for (; i < n; ++i) p[i] = 0.0f;
+}
 // Rows [t0, t0 + n) of one head (row stride `stride`) into a tile of `rows` rows (n ≤ rows),
 // scaled, zero-padded.
 inline void load_rows(const float* base, int64_t stride, int64_t t0, int64_t n, int64_t rows, int64_t hd, float scale,
                       float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < n; ++r) {
     prefetch_row(base, stride, t0 + r + ahead, hd);
-    for (int64_t x = 0; x < hd; ++x) out[r * hd + x] = r < n ? base[(t0 + r) * stride + x] * scale : 0.0f;
+    for (int64_t x = 0; x < hd; ++x) out[r * hd + x] = base[(t0 + r) * stride + x] * scale;
   }
+  zero(out + n * hd, (rows - n) * hd);
 }
-inline void transpose(const float* in, int64_t rows, int64_t cols, int64_t ld_in, int64_t ld_out, float* out) {
+// The first `rows` rows of `in` transposed, and zeros in the columns of `out` from rows to
+// `padded`: the padding rows of a short segment's tile (most of it, for a word's bytes) are not
+// transposed one float at a time.
+inline void transpose(const float* in, int64_t rows, int64_t padded, int64_t cols, int64_t ld_in, int64_t ld_out,
+                      float* out) {
+  if (rows < padded)  // whole vectors from the one holding row `rows`, before the rows go in
+    for (int64_t c = 0; c < cols; ++c) zero(out + c * ld_out + rows / W * W, padded - rows / W * W);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
 }
@@ -314,8 +328,8 @@ void prepare_keys(const float* kb, const float* vb, int64_t stride, int64_t T, i
       pack_row_pairs(w.v.data() + at, hd, c16, c16 / 2, hd, w.vp.data() + at / 2, hd);
     }
 #else
-    transpose(w.k.data() + at, c16, hd, hd, tile, w.kt.data() + at);
-    if (backward) transpose(w.v.data() + at, c16, hd, hd, tile, w.vt.data() + at);
+    transpose(w.k.data() + at, cols, c16, hd, hd, tile, w.kt.data() + at);
+    if (backward) transpose(w.v.data() + at, cols, c16, hd, hd, tile, w.vt.data() + at);
 #endif
   }
 }
@@ -431,6 +445,12 @@ inline float exp_row(float* s, float shift, int64_t visible, int64_t width) {
   return hsum(sum);
 }
 
+// (segment, head) pairs a thread takes at a time: about a tile of rows, so that short segments
+// (a word's bytes) do not pay the shared counter of dynamic scheduling once each.
+int64_t pairs_per_chunk(const int64_t* offsets, int64_t S) {
+  return std::max<int64_t>(1, tile * S / std::max<int64_t>(1, offsets[S] - offsets[0]));
+}
+
 int64_t longest(const int64_t* offsets, int64_t S) {
   int64_t T = 0;
   for (int64_t s = 0; s < S; ++s) T = std::max(T, offsets[s + 1] - offsets[s]);
@@ -442,11 +462,127 @@ inline int64_t visible_keys(bool causal, int64_t cols, int64_t i, int64_t j0) {
   return causal ? std::max<int64_t>(0, std::min(cols, i - j0 + 1)) : cols;
 }
 
+// Segments of at most short_rows rows (a word's bytes: 6 on average in English) skip the tiles:
+// padded to NR keys and copied into scratch, a segment of 6 cost 0.6 µs a head in the tiled
+// forward for 0.02 µs of products. Here each query row's scores are dot products with the key
+// rows, its softmax one or two vectors, and its output the value rows weighted in registers.
+// Where the segment's rows are compact (copied once, contiguous) and the products' operands are
+// rounded as the tiles' are (bf16 in the pairs builds: q·scale, k, v, P, dO and dS), so a bf16
+// model's attention does not depend on which path a segment takes.
+// Where the tiles start to win (AVX-512, f32; 6600 rows, 4 heads): at 6 rows a segment the
+// forward took 2.60 ms tiled and 1.08 here, the backward 7.13 and 2.13; at 16 rows 2.27 / 1.23
+// and 5.48 / 2.68; at 24 the tiled backward won (4.39 against 4.64).
+constexpr int64_t short_rows = 16;
+
+// A product's operand as the tiles' products take it: bf16 in the pairs builds.
+inline v8 operand(v8 x) {
+#if KERNEL_PAIRS
+  const u8 b = rounded(x);
+  __builtin_memcpy(&x, &b, sizeof x);
+#endif
+  return x;
+}
+inline float operand(float x) { return operand(splat(x))[0]; }
+
+// Rows [0, T) of one head (row stride `stride`) times `scale`, as operands, into T × hd.
+inline void compact_rows(const float* base, int64_t stride, int64_t T, int64_t hd, float scale, float* out) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t x = 0; x < hd; x += W) store8(out + t * hd + x, operand(load8(base + t * stride + x) * splat(scale)));
+}
+
+inline float dot(const float* a, const float* b, int64_t hd) {
+  v8 acc = load8(a) * load8(b);
+  for (int64_t x = W; x < hd; x += W) acc += load8(a + x) * load8(b + x);
+  return hsum(acc);
+}
+
+// p[0 … n) = exp(p − shift), the lanes past n zero up to a multiple of W (p holds short_rows
+// rounded up); returns the sum.
+inline float exp_short(float* p, int64_t n, float shift) {
+  v8 sum{};
+  for (int64_t c = 0; c < n; c += W) {
+    v8 e = exp8(load8(p + c) - splat(shift));
+    if (c + W > n) e = lane_index() + splat(float(c)) < splat(float(n)) ? e : splat(0.0f);
+    store8(p + c, e);
+    sum += e;
+  }
+  return hsum(sum);
+}
+
+// The keys query row i sees in a short segment of T rows.
+inline int64_t seen(bool causal, int64_t i, int64_t T) { return causal ? i + 1 : T; }
+
+// One short segment and head: q, k, v rows at qb, qb + D, qb + 2·D (row stride `stride`); output
+// rows at o (row stride D), their bf16 copies at o16 where given; lse at lse (stride H).
+void short_forward(const float* qb, int64_t stride, int64_t D, int64_t T, int64_t hd, bool causal, float scale,
+                   float* o, uint16_t* o16, float* lse, int64_t H, Scratch& w) {
+  float *q = w.q.data(), *k = w.k.data(), *v = w.v.data();
+  compact_rows(qb, stride, T, hd, scale, q);
+  compact_rows(qb + D, stride, T, hd, 1.0f, k);
+  compact_rows(qb + 2 * D, stride, T, hd, 1.0f, v);
+  alignas(64) float p[short_rows + W];
+  for (int64_t i = 0; i < T; ++i) {
+    const int64_t n = seen(causal, i, T);
+    float mx = -1e30f;
+    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j] = dot(q + i * hd, k + j * hd, hd));
+    const float l = exp_short(p, n, mx), inv = 1.0f / l;
+    for (int64_t j = 0; j < n; ++j) p[j] = operand(p[j]);
+    float* out = o + i * D;
+    for (int64_t x = 0; x < hd; x += W) {
+      v8 acc{};
+      for (int64_t j = 0; j < n; ++j) acc += splat(p[j]) * load8(v + j * hd + x);
+      store8(out + x, acc * splat(inv));
+    }
+    if (o16) to_bf16_row(out, o16 + i * D, size_t(hd));
+    lse[i * H] = mx + std::log(l);
+  }
+}
+
+// Its backward: dq, dk, dv rows from dq (dqkv's q part of the segment's first row, row stride
+// `stride`), the keys' and values' gradients gathered in scratch first.
+void short_backward(const float* qb, const float* ob, const float* dob, const float* lse, int64_t stride, int64_t D,
+                    int64_t T, int64_t hd, bool causal, float scale, int64_t H, float* dq, Scratch& w) {
+  float *q = w.q.data(), *k = w.k.data(), *v = w.v.data(), *dout = w.dout.data(), *dk = w.dk.data(), *dv = w.dv.data();
+  compact_rows(qb, stride, T, hd, scale, q);
+  compact_rows(qb + D, stride, T, hd, 1.0f, k);
+  compact_rows(qb + 2 * D, stride, T, hd, 1.0f, v);
+  compact_rows(dob, D, T, hd, 1.0f, dout);
+  std::fill(dk, dk + T * hd, 0.0f);
+  std::fill(dv, dv + T * hd, 0.0f);
+  alignas(64) float p[short_rows + W], ds[short_rows + W];
+  for (int64_t i = 0; i < T; ++i) {
+    const int64_t n = seen(causal, i, T);
+    const float* qi = q + i * hd;
+    const float* di = dout + i * hd;
+    const float dsum = dot(dob + i * D, ob + i * D, hd);  // dO·O in f32, as the tiles take it
+    for (int64_t j = 0; j < n; ++j) p[j] = dot(qi, k + j * hd, hd);
+    exp_short(p, n, lse[i * H]);
+    for (int64_t j = 0; j < n; ++j) ds[j] = operand(p[j] * (dot(di, v + j * hd, hd) - dsum)), p[j] = operand(p[j]);
+    float* dqi = dq + i * stride;
+    for (int64_t x = 0; x < hd; x += W) {
+      v8 acc{};
+      const v8 qx = load8(qi + x), dx = load8(di + x);
+      for (int64_t j = 0; j < n; ++j) {
+        acc += splat(ds[j]) * load8(k + j * hd + x);
+        store8(dk + j * hd + x, load8(dk + j * hd + x) + splat(ds[j]) * qx);
+        store8(dv + j * hd + x, load8(dv + j * hd + x) + splat(p[j]) * dx);
+      }
+      store8(dqi + x, acc * splat(scale));
+    }
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    std::memcpy(dq + t * stride + D, dk + t * hd, size_t(hd) * sizeof(float));
+    std::memcpy(dq + t * stride + 2 * D, dv + t * hd, size_t(hd) * sizeof(float));
+  }
+}
+
+inline bool is_short(int64_t T, int64_t hd) { return T <= short_rows && hd % W == 0; }
+
 }  // namespace
 
 void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal,
                        float* out, float* lse, uint16_t* out16) {
-  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S);
+  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S), chunk = pairs_per_chunk(offsets, S);
   const float scale = 1.0f / std::sqrt(float(hd));
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
@@ -454,11 +590,17 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
 #if KERNEL_AMX
     configure_tiles();
 #endif
-#pragma omp for collapse(2) schedule(dynamic, 1)
+#pragma omp for collapse(2) schedule(dynamic, chunk)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
         const float* qb = qkv + row0 * stride + h * hd;
+        if (is_short(T, hd)) {
+          const int64_t at = row0 * D + h * hd;
+          short_forward(qb, stride, D, T, hd, causal, scale, out + at, out16 ? out16 + at : nullptr, lse + row0 * H + h, H,
+                        w);
+          continue;
+        }
         const float *kb = qb + D, *vb = qb + 2 * D;
         prepare_keys(kb, vb, stride, T, hd, false, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
@@ -504,7 +646,7 @@ void attention_forward(const float* qkv, const int64_t* offsets, int64_t S, int6
 
 void attention_backward(const float* qkv, const float* out, const float* dout, const float* lse,
                         const int64_t* offsets, int64_t S, int64_t H, int64_t hd, bool causal, float* dqkv) {
-  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S);
+  const int64_t D = H * hd, stride = 3 * D, T_max = longest(offsets, S), chunk = pairs_per_chunk(offsets, S);
   const float scale = 1.0f / std::sqrt(float(hd));
 #pragma omp parallel if (offsets[S] * D >= (1 << 14))
   {
@@ -512,7 +654,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
 #if KERNEL_AMX
     configure_tiles();
 #endif
-#pragma omp for collapse(2) schedule(dynamic, 1)
+#pragma omp for collapse(2) schedule(dynamic, chunk)
     for (int64_t sg = 0; sg < S; ++sg)
       for (int64_t h = 0; h < H; ++h) {
         const int64_t row0 = offsets[sg], T = offsets[sg + 1] - row0;
@@ -520,8 +662,16 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
         const float *kb = qb + D, *vb = qb + 2 * D;
         const float* dob = dout + row0 * D + h * hd;
         const float* ob = out + row0 * D + h * hd;
-        std::fill(w.dk.begin(), w.dk.begin() + (T + tile) * hd, 0.0f);
-        std::fill(w.dv.begin(), w.dv.begin() + (T + tile) * hd, 0.0f);
+        if (is_short(T, hd)) {
+          short_backward(qb, ob, dob, lse + row0 * H + h, stride, D, T, hd, causal, scale, H,
+                         dqkv + row0 * stride + h * hd, w);
+          continue;
+        }
+        // The key rows the products add into: every tile's rows, the last one's rounded up to NR
+        // (tiles are a multiple of NR). Zeroing no more matters where segments are short (a
+        // word's bytes): a whole tile's zeros would cost more than the segment's products.
+        std::fill(w.dk.begin(), w.dk.begin() + round_nr(T) * hd, 0.0f);
+        std::fill(w.dv.begin(), w.dv.begin() + round_nr(T) * hd, 0.0f);
         prepare_keys(kb, vb, stride, T, hd, true, w);
         for (int64_t i0 = 0; i0 < T; i0 += tile) {
           const int64_t rows = std::min(tile, T - i0);
@@ -529,7 +679,7 @@ void attention_backward(const float* qkv, const float* out, const float* dout, c
           load_rows(dob, D, i0, rows, rows, hd, 1.0f, w.dout.data());
           pack_queries(rows, hd, true, w);
           for (int64_t r = 0; r < rows; ++r) w.dsum[size_t(r)] = row_dot(w.dout.data() + r * hd, ob, D, i0 + r, hd);
-          std::fill(w.dq.begin(), w.dq.end(), 0.0f);
+          std::fill(w.dq.begin(), w.dq.begin() + rows * hd, 0.0f);  // the rows read back
           for (int64_t j0 = 0; j0 < (causal ? i0 + rows : T); j0 += tile) {
             const int64_t cols = std::min(tile, T - j0), c16 = round_nr(cols);
             const bool diagonal = causal && j0 == i0;
