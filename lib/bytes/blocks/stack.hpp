@@ -28,10 +28,14 @@ struct Layout {
   size_t add(const std::string& name, std::vector<int64_t> shape, float init_scale = 1.0f);
 };
 
-// Activation buffers grow to the largest size a model has needed and stay that size.
+// Activation buffers grow to the largest size a model has needed and stay that size. A buffer
+// that has to grow again (its model's row counts change from batch to batch: the word model's
+// bytes per batch) takes a quarter more than asked, so that it grows a few times in a run rather
+// than at every new largest batch, each time copying and zeroing the whole of it.
 template <class V>
 void grow(V& v, int64_t n) {
-  if (v.size() < size_t(n)) v.resize(size_t(n));
+  if (v.size() >= size_t(n)) return;
+  v.resize(v.empty() ? size_t(n) : std::max(size_t(n), v.size() + v.size() / 4));
 }
 
 struct StackShape {
