@@ -136,6 +136,49 @@ TEST_CASE("bf16 products take bf16 operands with f32 accumulation where the CPU 
     }
 }
 
+TEST_CASE("products of any row count agree with the plain product: whole row blocks and a padded rest") {
+  // Rows come in blocks of 64 with the rest padded in scratch (matmul.cpp): forward products,
+  // their sums into C and their residuals, and weight gradients whose sum runs over the rows.
+  std::mt19937_64 rng(12);
+  const int64_t n = 40, k = 72;
+  for (Precision p : {Precision::f32, Precision::bf16}) {
+    const bool half = p == Precision::bf16 && bf16_native();
+    auto r = [&](const std::vector<float>& v) { return half ? rounded(v) : v; };
+    const double tol = half ? 2e-3 : 1e-4;
+    for (int64_t m : {64, 65, 127, 130, 200}) {
+      CAPTURE(m);
+      auto a = randn(rng, size_t(m * k)), w = randn(rng, size_t(n * k)), base = randn(rng, size_t(m * n));
+      const auto prod = reference(r(a), r(w), m, n, k);
+      std::vector<float> c(size_t(m * n), 7.0f), acc = base, res(size_t(m * n), 7.0f);
+      linear(a.data(), w.data(), c.data(), m, k, n, false, p);
+      linear(a.data(), w.data(), acc.data(), m, k, n, true, p);
+      linear_residual(a.data(), w.data(), base.data(), res.data(), m, k, n, p);
+      double dc = 0, dacc = 0, dres = 0;
+      for (size_t i = 0; i < prod.size(); ++i) {
+        dc = std::max(dc, std::fabs(double(c[i]) - prod[i]));
+        dacc = std::max(dacc, std::fabs(double(acc[i]) - (double(prod[i]) + base[i])));
+        dres = std::max(dres, std::fabs(double(res[i]) - (double(prod[i]) + base[i])));
+      }
+      CHECK(dc < tol * k);
+      CHECK(dacc < tol * k);
+      CHECK(dres < tol * k);
+      // The weight gradient dw += dyᵀ·x sums over the m rows: blocks and the padded rest.
+      auto dy = randn(rng, size_t(m * n));
+      std::vector<float> dw(size_t(n * k), 0.5f);
+      linear_backward_weight(dy.data(), a.data(), dw.data(), m, k, n, p);
+      const auto rdy = r(dy), ra = r(a);
+      double ddw = 0;
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t q = 0; q < k; ++q) {
+          double s = 0.5;
+          for (int64_t i = 0; i < m; ++i) s += double(rdy[size_t(i * n + j)]) * ra[size_t(i * k + q)];
+          ddw = std::max(ddw, std::fabs(dw[size_t(j * k + q)] - s));
+        }
+      CHECK(ddw < tol * double(m));
+    }
+  }
+}
+
 TEST_CASE("large buffers start on a huge-page boundary and behave as vectors") {
   Buffer<float> big(large_block / sizeof(float) + 5, 1.0f), small(100, 2.0f);
   CHECK(reinterpret_cast<uintptr_t>(big.data()) % large_block == 0);

@@ -578,7 +578,7 @@ TEST_CASE("matmul keeps primitives for a bounded number of shapes, and results d
   // The word model meets new row counts every step; an unbounded cache grew training by megabytes
   // a step. More distinct shapes than the cache holds, each checked against a plain product.
   std::mt19937_64 rng(9);
-  std::vector<float> a(64 * 8), b(8 * 5), c;
+  std::vector<float> a(64 * 32), b(32 * 5), c;
   for (auto& x : a) x = float(int(rng() % 7) - 3);
   for (auto& x : b) x = float(int(rng() % 5) - 2);
   for (int64_t rows = 1; rows <= 64; ++rows) {
@@ -591,8 +591,9 @@ TEST_CASE("matmul keeps primitives for a bounded number of shapes, and results d
         REQUIRE(c[size_t(i * 5 + j)] == want);
       }
   }
-  // Then k varies too: more shapes than the cache holds.
-  for (int64_t k = 1; k <= 8; ++k)
+  // Then k varies too: more shapes than the cache holds (40 · 32 > matmul_cache_entries).
+  static_assert(40 * 32 > matmul_cache_entries);
+  for (int64_t k = 1; k <= 32; ++k)
     for (int64_t rows = 1; rows <= 40; ++rows) {
       c.assign(size_t(rows * 5), 0.0f);
       matmul({rows, 5, k, false, false, false}, a.data(), b.data(), c.data());

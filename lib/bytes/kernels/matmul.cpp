@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <dnnl.hpp>
 #include <list>
 #include <map>
@@ -169,7 +170,7 @@ size_t matmul_cache_size() {
 namespace {
 
 // C = op(A)·op(B) on operands already in p's type (f32 or bf16) through the cached primitive.
-void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
+void run_product(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
   const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p});
   Cached& cached = *held;
   cached.a.set_data_handle(const_cast<void*>(a));
@@ -189,6 +190,69 @@ void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c)
   }
   cached.prim.execute(stream(), args);
   if (tiny) omp_set_num_threads(threads);
+}
+
+// Rows of a product come in blocks of row_block: a model whose row counts change with every batch
+// (the word model: rows are the bytes of the words drawn) would otherwise meet a new shape, and
+// make a new primitive (0.5 ms each), in nearly every product of every step. The rows past the
+// last whole block go through a block of their own in scratch, padded: a product whose rows are
+// M (forward, input gradient) pads the rows of A and C; one whose sum runs over the rows (weight
+// gradient: op(A) = dYᵀ, B = X, both stored by rows) pads both with zero rows and adds into C.
+// The shapes a model meets are then its whole-block counts and one padded block.
+constexpr int64_t row_block = 64;
+
+struct Padded {
+  std::vector<uint8_t> a, b;
+  std::vector<float> c, add;
+};
+Padded& padded() {
+  thread_local Padded s;
+  return s;
+}
+
+// Rows [from, from + n) of a row-major matrix of `cols` elements of `size` bytes into `out` as
+// row_block rows, the rest zero.
+void pad_rows(const void* m, int64_t from, int64_t n, int64_t cols, size_t size, std::vector<uint8_t>& out) {
+  const size_t row = size_t(cols) * size;
+  out.assign(size_t(row_block) * row, 0);
+  std::memcpy(out.data(), static_cast<const uint8_t*>(m) + size_t(from) * row, size_t(n) * row);
+}
+
+void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
+  const size_t size = p == Precision::bf16 ? sizeof(bf16_t) : sizeof(float);
+  Padded& s = padded();
+  if (!g.trans_a && g.m > row_block && g.m % row_block != 0) {
+    const int64_t whole = g.m / row_block * row_block, rest = g.m - whole;
+    Gemm bulk = g, tail = g;
+    bulk.m = whole;
+    tail.m = row_block;
+    run_product(bulk, p, a, b, c);
+    pad_rows(a, whole, rest, g.k, size, s.a);
+    s.c.assign(size_t(row_block * g.n), 0.0f);
+    if (g.accumulate) std::copy(c + whole * g.n, c + g.m * g.n, s.c.begin());
+    if (g.add) {
+      s.add.assign(size_t(row_block * g.n), 0.0f);
+      std::copy(g.add + whole * g.n, g.add + g.m * g.n, s.add.begin());
+      tail.add = s.add.data();
+    }
+    run_product(tail, p, s.a.data(), b, s.c.data());
+    std::copy(s.c.begin(), s.c.begin() + rest * g.n, c + whole * g.n);
+    return;
+  }
+  if (g.trans_a && !g.trans_b && g.k > row_block && g.k % row_block != 0) {
+    const int64_t whole = g.k / row_block * row_block, rest = g.k - whole;
+    Gemm bulk = g, tail = g;
+    bulk.k = whole;
+    tail.k = row_block;
+    tail.accumulate = true;  // onto the bulk's C (its residual added there, once)
+    tail.add = nullptr;
+    run_product(bulk, p, a, b, c);
+    pad_rows(a, whole, rest, g.m, size, s.a);
+    pad_rows(b, whole, rest, g.n, size, s.b);
+    run_product(tail, p, s.a.data(), s.b.data(), c);
+    return;
+  }
+  run_product(g, p, a, b, c);
 }
 
 // Buffers for operands rounded to bf16 by one call (one per operand a call may round).

@@ -25,8 +25,10 @@ struct Gemm {
 
 // Primitives are kept for the most recently used shapes (making one compiles a kernel): at most
 // this many, and the memory they may hold, counted in bytes-train's memory preflight.
-inline constexpr size_t matmul_cache_entries = 256;
-inline constexpr uint64_t matmul_cache_bytes = 64ull << 20;
+// A model whose rows vary by batch meets each whole number of 64-row blocks in its range (matmul.cpp):
+// a word model, ~30 products × ~20 counts. About 60 KB a primitive.
+inline constexpr size_t matmul_cache_entries = 1024;
+inline constexpr uint64_t matmul_cache_bytes = 96ull << 20;
 size_t matmul_cache_size();  // shapes held now
 
 // f32 operands. With Precision::bf16 the product reads bf16 operands with f32 accumulation: the
