@@ -198,8 +198,10 @@ void run_product(const Gemm& g, Precision p, const void* a, const void* b, float
 // last whole block go through a block of their own in scratch, padded: a product whose rows are
 // M (forward, input gradient) pads the rows of A and C; one whose sum runs over the rows (weight
 // gradient: op(A) = dYᵀ, B = X, both stored by rows) pads both with zero rows and adds into C.
-// The shapes a model meets are then its whole-block counts and one padded block.
-constexpr int64_t row_block = 64;
+// The shapes a model meets are then its whole-block counts and one padded block. Only from
+// split_rows rows on: the padding computes up to 63 rows for nothing (at most 6% there), and a
+// smaller product of one fixed shape (a 257-row prompt) is better off with its own primitive.
+constexpr int64_t row_block = 64, split_rows = 16 * row_block;
 
 struct Padded {
   std::vector<uint8_t> a, b;
@@ -221,7 +223,7 @@ void pad_rows(const void* m, int64_t from, int64_t n, int64_t cols, size_t size,
 void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
   const size_t size = p == Precision::bf16 ? sizeof(bf16_t) : sizeof(float);
   Padded& s = padded();
-  if (!g.trans_a && g.m > row_block && g.m % row_block != 0) {
+  if (!g.trans_a && g.m >= split_rows && g.m % row_block != 0) {
     const int64_t whole = g.m / row_block * row_block, rest = g.m - whole;
     Gemm bulk = g, tail = g;
     bulk.m = whole;
@@ -239,7 +241,7 @@ void execute(const Gemm& g, Precision p, const void* a, const void* b, float* c)
     std::copy(s.c.begin(), s.c.begin() + rest * g.n, c + whole * g.n);
     return;
   }
-  if (g.trans_a && !g.trans_b && g.k > row_block && g.k % row_block != 0) {
+  if (g.trans_a && !g.trans_b && g.k >= split_rows && g.k % row_block != 0) {
     const int64_t whole = g.k / row_block * row_block, rest = g.k - whole;
     Gemm bulk = g, tail = g;
     bulk.k = whole;
