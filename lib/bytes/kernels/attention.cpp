@@ -161,7 +161,10 @@ inline void transpose(const float* in, int64_t rows, int64_t padded, int64_t col
                       float* out) {
   if (rows < padded)  // whole vectors from the one holding row `rows`, before the rows go in
     for (int64_t c = 0; c < cols; ++c) zero(out + c * ld_out + rows / W * W, padded - rows / W * W);
-  for (int64_t r = 0; r < rows; ++r)
+  const int64_t blocks = cols % W == 0 ? rows / W * W : 0;  // rows in whole W × W blocks
+  for (int64_t r = 0; r < blocks; r += W)
+    for (int64_t c = 0; c < cols; c += W) transpose_block(in + r * ld_in + c, ld_in, out + c * ld_out + r, ld_out);
+  for (int64_t r = blocks; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * ld_out + r] = in[r * ld_in + c];
 }
 // a (hd floats) · row t of a head (row stride `stride`), in lanes.

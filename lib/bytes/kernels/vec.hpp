@@ -4,6 +4,7 @@
 // becomes each ISA's instructions.
 #pragma once
 #include <cstdint>
+#include <utility>
 
 namespace bytes::kernels::KERNEL_ISA {
 namespace {  // each ISA's own copy, not exported
@@ -77,6 +78,34 @@ inline float hmax(v8 v) {
   return v[0];
 }
 #undef FOLD
+
+// A W × W block of floats (rows ld_in apart) transposed into out (rows ld_out apart), in
+// registers: log₂ W rounds, each swapping the off-diagonal blocks of half the previous size
+// between pairs of rows. On AVX-512 a quarter of the time of a float at a time.
+template <int S, size_t... L>
+inline v8 swap_lo(v8 a, v8 b, std::index_sequence<L...>) {
+  return __builtin_shufflevector(a, b, ((L & S) ? int(W + L - S) : int(L))...);
+}
+template <int S, size_t... L>
+inline v8 swap_hi(v8 a, v8 b, std::index_sequence<L...>) {
+  return __builtin_shufflevector(a, b, ((L & S) ? int(W + L) : int(L + S))...);
+}
+template <int S>
+inline void swap_blocks(v8* r) {
+  for (int64_t i = 0; i < W; ++i)
+    if (!(i & S)) {
+      const v8 a = r[i], b = r[i + S];
+      r[i] = swap_lo<S>(a, b, std::make_index_sequence<W>{});
+      r[i + S] = swap_hi<S>(a, b, std::make_index_sequence<W>{});
+    }
+}
+inline void transpose_block(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
+  v8 r[W];
+  for (int64_t i = 0; i < W; ++i) r[i] = load8(in + i * ld_in);
+  if constexpr (W == 16) swap_blocks<8>(r);
+  swap_blocks<4>(r), swap_blocks<2>(r), swap_blocks<1>(r);
+  for (int64_t i = 0; i < W; ++i) store8(out + i * ld_out, r[i]);
+}
 
 // The first n < W floats of p, the rest zero; and the first n lanes of v stored to p.
 inline v8 load_part(const float* p, int64_t n) {
