@@ -55,6 +55,15 @@ assert open("md.out").readline().startswith("bytes-bench ")
 PY
 }
 
+# DNNL_MAX_CPU_ISA caps oneDNN and our kernels alike: capped at AVX2, the header names AVX2's
+# attention build and no bf16 (where the CPU has AVX2 at all).
+case_isa_cap() {
+  grep -qw avx2 /proc/cpuinfo || return 0
+  DNNL_MAX_CPU_ISA=AVX2 bytes-bench -q -t norm -r 1 --warmup 0 --min-time 0.001 $TINY >out || fail "capped run"
+  head -1 out | grep -q 'attention avx2 ' || fail "capped at AVX2, the header reads: $(head -1 out)"
+  head -1 out | grep -q 'bf16 not native' || fail "capped at AVX2, bf16 still runs: $(head -1 out)"
+}
+
 # The figures are the programs' own: bytes-bench's training row against bytes-train's log on the
 # same model and text, its tg row against bytes-gen -v, on one thread each (a tiny model on two
 # threads measures mostly the fork). Rates are noisy on a shared machine: they must agree within

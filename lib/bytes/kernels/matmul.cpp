@@ -343,6 +343,11 @@ std::string matmul_impl(Precision p) {
   return info ? info : "?";
 }
 
+bool kernels::onednn_runs(kernels::IsaLevel level) {
+  const auto want = unsigned(level == kernels::IsaLevel::avx512 ? dnnl::cpu_isa::avx512_core : dnnl::cpu_isa::avx2);
+  return (unsigned(dnnl::get_effective_cpu_isa()) & want) == want;
+}
+
 bool bf16_native() {
   static const bool native = [] {
     // oneDNN's bf16 matrix kernels need the CPU's bf16 dot products (AVX512_BF16 or AMX); on
