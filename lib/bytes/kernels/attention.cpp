@@ -435,7 +435,7 @@ inline float row_max(const float* s, int64_t n, float init) {
   return mx;
 }
 
-// p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of NR)
+// p[c] = exp(s[c] − shift) for c < visible, else 0, over the first `width` (a multiple of W)
 // entries of a row; returns the sum.
 inline float exp_row(float* s, float shift, int64_t visible, int64_t width) {
   v8 sum = splat(0.0f);
@@ -499,18 +499,9 @@ inline float dot(const float* a, const float* b, int64_t hd) {
   return hsum(acc);
 }
 
-// p[0 … n) = exp(p − shift), the lanes past n zero up to a multiple of W (p holds short_rows
-// rounded up); returns the sum.
-inline float exp_short(float* p, int64_t n, float shift) {
-  v8 sum{};
-  for (int64_t c = 0; c < n; c += W) {
-    v8 e = exp8(load8(p + c) - splat(shift));
-    if (c + W > n) e = lane_index() + splat(float(c)) < splat(float(n)) ? e : splat(0.0f);
-    store8(p + c, e);
-    sum += e;
-  }
-  return hsum(sum);
-}
+// exp_row over a short row: p[0 … n) = exp(p − shift), zeros up to a multiple of W (p holds
+// short_rows rounded up); returns the sum.
+inline float exp_short(float* p, int64_t n, float shift) { return exp_row(p, shift, n, (n + W - 1) / W * W); }
 
 // The keys query row i sees in a short segment of T rows.
 inline int64_t seen(bool causal, int64_t i, int64_t T) { return causal ? i + 1 : T; }
