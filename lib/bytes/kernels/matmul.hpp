@@ -1,7 +1,8 @@
 // Matrix multiplication through oneDNN: C (M×N) = op(A) (M×K) · op(B) (K×N), optionally added
 // to C. Row-major with leading dimensions; trans_a / trans_b read A or B transposed. One
 // primitive is created per shape and kept (the most recent shapes), so a training step of a fixed
-// shape creates none after the first.
+// shape creates none after the first; from 1024 rows on, rows run in 64-row blocks and a padded
+// rest (matmul.cpp), so a model whose rows vary per batch meets a few shapes, not new ones.
 #pragma once
 #include <cstddef>
 #include <cstdint>
