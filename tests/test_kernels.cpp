@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "bytes/kernels/kernels.hpp"
 #include "bytes/kernels/matmul.hpp"
 #include "bytes/models/flat.hpp"
+#include "bytes/runs/optimizer.hpp"
 #include "testing.hpp"
 
 using namespace bytes;
@@ -180,6 +182,42 @@ TEST_CASE("products of any row count agree with the plain product: whole row blo
   }
 }
 
+TEST_CASE("products read registered weights packed, as they read them plain, until the weights change") {
+  std::mt19937_64 rng(13);
+  const int64_t n = 80, k = 72;  // neither a whole number of the layouts' 64-column blocks
+  for (Precision p : {Precision::f32, Precision::bf16}) {
+    CAPTURE(precision_name(p));
+    auto x = randn(rng, size_t(200 * k)), dy = randn(rng, size_t(200 * n)), w = randn(rng, size_t(n * k));
+    std::unique_ptr<Bf16Weights> copy;
+    if (p == Precision::bf16) copy = std::make_unique<Bf16Weights>(w.data(), w.size());
+    // What the products give with w plain: a forward (w read transposed) and an input gradient.
+    auto run = [&](int64_t m) {
+      std::vector<float> y(size_t(m * n)), dx(size_t(m * k));
+      linear(x.data(), w.data(), y.data(), m, k, n, false, p);
+      linear_backward_input(dy.data(), w.data(), dx.data(), m, k, n, false, p);
+      y.insert(y.end(), dx.begin(), dx.end());
+      return y;
+    };
+    const auto plain = run(200);
+    const void* base = copy ? static_cast<const void*>(copy->data()) : w.data();
+    PackedWeights packs(base, w.size() * (copy ? sizeof(bf16_t) : sizeof(float)));
+    run(63);  // fewer rows than a pack pays for: none made
+    CHECK(packs.packs() == 0);
+    const auto packed = run(200);
+    CHECK(max_diff(packed, plain) <= 1e-5 * (1 + max_diff(plain, std::vector<float>(plain.size()))));
+    // Where oneDNN's kernels want a blocked layout (not its AVX2 GEMM), each orientation has its pack ...
+    const bool blocked = packs.packs() > 0;
+    CHECK(packs.packs() == (blocked ? 2 : 0));
+    for (auto& v : w) v = -v;
+    if (copy) copy->refresh();
+    // ... read until the weights are said to have changed.
+    if (blocked) CHECK(max_diff(run(200), packed) == 0);
+    packs.changed();
+    const auto negated = run(200);
+    for (size_t i = 0; i < negated.size(); ++i) CHECK(negated[i] == doctest::Approx(-plain[i]).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("large buffers start on a huge-page boundary and behave as vectors") {
   Buffer<float> big(large_block / sizeof(float) + 5, 1.0f), small(100, 2.0f);
   CHECK(reinterpret_cast<uintptr_t>(big.data()) % large_block == 0);
@@ -220,6 +258,29 @@ TEST_CASE("a model in bf16 says which precision runs, and trains differently fro
   CHECK(std::sqrt(diff / norm) < 3e-2);
   Precision again;
   CHECK(train(Precision::bf16, again) == g16);  // and bf16 is deterministic
+}
+
+TEST_CASE("a model's packed weights follow its optimizer steps") {
+  // Three AdamW steps of a model whose products read packs (set_precision) against one whose
+  // products read the weights plain: the packs are remade after each step (weights_changed).
+  auto train = [](bool packed) {
+    FlatModel model(testing::flat_config(64, 1, 32));
+    model.init(1);
+    if (packed) model.set_precision(Precision::f32);
+    std::vector<float> m(model.params.size()), v(model.params.size());
+    std::vector<int32_t> tokens(128), targets(128);
+    for (size_t i = 0; i < 128; ++i) tokens[i] = int32_t(i * 7 % 256), targets[i] = int32_t(i * 11 % 256);
+    for (int64_t t = 1; t <= 3; ++t) {
+      std::fill(model.grads.begin(), model.grads.end(), 0.0f);
+      model.forward(tokens.data(), targets.data(), 4, 32);  // 128 rows: enough to pack
+      model.backward(1.0f);
+      adamw_update(AdamW{.lr = 1e-2, .t = t}, 1.0f, model.tensors(), model.params, model.grads, m, v);
+      model.weights_changed();
+    }
+    return std::vector<float>(model.params.begin(), model.params.end());
+  };
+  const auto plain = train(false), packed = train(true);
+  CHECK(max_diff(packed, plain) < 1e-5);
 }
 
 namespace {

@@ -33,6 +33,7 @@ class Bf16Weights {
   Bf16Weights(const Bf16Weights&) = delete;
   Bf16Weights& operator=(const Bf16Weights&) = delete;
   void refresh();
+  const bf16_t* data() const { return copy_.data(); }
 
  private:
   const float* base_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bytes/base/error.hpp"
+#include "bytes/base/memory.hpp"
 #include "bytes/kernels/bf16.hpp"
 #include "bytes/kernels/cpu.hpp"
 
@@ -42,13 +43,15 @@ struct Key {
   int64_t m, n, k;
   bool ta, tb, acc, add;
   Precision p;
-  auto tie() const { return std::tie(m, n, k, ta, tb, acc, add, p); }
+  bool packed;  // B is weights that may be read packed (PackedWeights)
+  auto tie() const { return std::tie(m, n, k, ta, tb, acc, add, p, packed); }
   bool operator<(const Key& o) const { return tie() < o.tie(); }
 };
 
 struct Cached {
   dnnl::matmul prim;
   dnnl::memory a, b, c, add;
+  bool packed;  // b's descriptor is a blocked layout: the product reads a pack
 };
 
 dnnl::memory::desc desc(int64_t rows, int64_t cols, bool trans, dt type) {
@@ -66,8 +69,19 @@ Cached make(const Key& key) {
   if (key.add) ops.append_binary(dnnl::algorithm::binary_add, c);  // a second operand of C's shape
   attr.set_post_ops(ops);
   auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine());
+  bool packed = false;
+  if (key.packed) {
+    // oneDNN picks B's layout for the shape; a row-major one gains nothing from a pack.
+    const dnnl::memory::desc any(dims{key.k, key.n}, in, dnnl::memory::format_tag::any);
+    auto chosen = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, any, c), attr, engine());
+    if (chosen.weights_desc().data.format_desc.blocking.inner_nblks > 0) {
+      pd = chosen;
+      b = chosen.weights_desc();
+      packed = true;
+    }
+  }
   return {dnnl::matmul(pd), dnnl::memory(a, engine(), nullptr), dnnl::memory(b, engine(), nullptr),
-          dnnl::memory(c, engine(), nullptr), dnnl::memory(c, engine(), nullptr)};
+          dnnl::memory(c, engine(), nullptr), dnnl::memory(c, engine(), nullptr), packed};
 }
 
 // The primitives of the most recently used shapes, most recent first. A model whose row counts
@@ -167,12 +181,85 @@ size_t matmul_cache_size() {
   return cache().recent.size();
 }
 
+struct PackedWeights::Block {
+  const uint8_t* base = nullptr;
+  size_t bytes = 0;
+  uint64_t generation = 1;  // the weights' version: a pack made at an older one is stale
+  struct Pack {
+    uint8_t* data;
+    uint64_t generation = 0;
+  };
+  // By the weights' first element and the product's B: rows, columns, transposed, precision.
+  std::map<std::tuple<const void*, int64_t, int64_t, bool, Precision>, Pack> packs;
+  // Packs live in huge pages, several to a chunk: a pack of 1.8 MB in plain pages took 3–8 ms to
+  // write from cold weights inside a training step, 0.3–0.6 ms in a huge page.
+  std::vector<Buffer<uint8_t>> chunks;
+  size_t chunk_used = 0;
+  uint8_t* allocate(size_t n) {
+    n = (n + 63) / 64 * 64;
+    if (chunks.empty() || chunk_used + n > chunks.back().size()) {
+      chunks.emplace_back(std::max(n, large_block));
+      chunk_used = 0;
+    }
+    chunk_used += n;
+    return chunks.back().data() + chunk_used - n;
+  }
+};
+
 namespace {
+
+// The live blocks of weights, and the reorders that pack them (by shape and layout).
+struct PackRegistry {
+  std::mutex mutex;
+  std::vector<PackedWeights::Block*> blocks;
+  std::map<std::tuple<int64_t, int64_t, bool, Precision>, dnnl::reorder> reorders;
+};
+PackRegistry& pack_registry() {
+  static PackRegistry r;
+  return r;
+}
+
+PackedWeights::Block* block_of(const void* w) {
+  const auto* p = static_cast<const uint8_t*>(w);
+  for (auto* b : pack_registry().blocks)
+    if (p >= b->base && p < b->base + b->bytes) return b;
+  return nullptr;
+}
+
+constexpr int64_t pack_min_rows = 64;
+
+// The pack of weights w as the product g's B in layout `packed`, made now if it is stale.
+const void* pack_of(const Gemm& g, Precision p, const void* w, const dnnl::memory::desc& packed) {
+  PackRegistry& r = pack_registry();
+  std::lock_guard lock(r.mutex);
+  PackedWeights::Block* block = block_of(w);
+  if (!block) throw Error("matmul: packed weights outlived their block");
+  auto [at, fresh] = block->packs.try_emplace({w, g.k, g.n, g.trans_b, p});
+  auto& pack = at->second;
+  if (fresh) pack.data = block->allocate(packed.get_size());
+  if (pack.generation == block->generation) return pack.data;
+  const dt type = p == Precision::bf16 ? dt::bf16 : dt::f32;
+  const auto plain = desc(g.k, g.n, g.trans_b, type);
+  auto [it, made] = r.reorders.try_emplace({g.k, g.n, g.trans_b, p});
+  if (made) it->second = dnnl::reorder(dnnl::memory(plain, engine(), nullptr), dnnl::memory(packed, engine(), nullptr));
+  dnnl::memory from(plain, engine(), const_cast<void*>(w)), to(packed, engine(), pack.data);
+  it->second.execute(stream(), from, to);
+  pack.generation = block->generation;
+  return pack.data;
+}
 
 // C = op(A)·op(B) on operands already in p's type (f32 or bf16) through the cached primitive.
 void run_product(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
-  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p});
+  // Packed: B is registered weights read by a product of rows (not a weight gradient, whose B is
+  // activations), enough rows for the pack to pay for itself within a step.
+  bool packable = false;
+  if (!g.trans_a && g.m >= pack_min_rows) {
+    std::lock_guard lock(pack_registry().mutex);
+    packable = block_of(b) != nullptr;
+  }
+  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p, packable});
   Cached& cached = *held;
+  if (cached.packed) b = pack_of(g, p, b, cached.b.get_desc());
   cached.a.set_data_handle(const_cast<void*>(a));
   cached.b.set_data_handle(const_cast<void*>(b));
   cached.c.set_data_handle(c);
@@ -334,8 +421,31 @@ void linear_backward(const float* dy, const bf16_t* x, const float* w, float* dx
   linear_backward(as_bf16(dy, size_t(rows * out), scratch16().c), x, w, dx, dw, rows, in, out);
 }
 
+PackedWeights::PackedWeights(const void* base, size_t bytes) : block_(std::make_unique<Block>()) {
+  block_->base = static_cast<const uint8_t*>(base);
+  block_->bytes = bytes;
+  std::lock_guard lock(pack_registry().mutex);
+  pack_registry().blocks.push_back(block_.get());
+}
+
+PackedWeights::~PackedWeights() {
+  std::lock_guard lock(pack_registry().mutex);
+  auto& b = pack_registry().blocks;
+  b.erase(std::remove(b.begin(), b.end(), block_.get()), b.end());
+}
+
+void PackedWeights::changed() {
+  std::lock_guard lock(pack_registry().mutex);
+  ++block_->generation;
+}
+
+size_t PackedWeights::packs() const {
+  std::lock_guard lock(pack_registry().mutex);
+  return block_->packs.size();
+}
+
 std::string matmul_impl(Precision p) {
-  Key key{256, 256, 256, false, true, false, false, p};
+  Key key{256, 256, 256, false, true, false, false, p, false};
   Cached made = make(key);  // the query reads the primitive's own descriptor: keep it alive
   auto pd = made.prim.get_primitive_desc();
   const char* info = nullptr;

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "bytes/kernels/bf16.hpp"
@@ -31,6 +32,29 @@ struct Gemm {
 inline constexpr size_t matmul_cache_entries = 1024;
 inline constexpr uint64_t matmul_cache_bytes = 96ull << 20;
 size_t matmul_cache_size();  // shapes held now
+
+// Weights a product may read in the layout oneDNN's kernels want for its shape (blocked, e.g. 16 ×
+// 64 tiles) instead of row-major: from 64 rows on, a product whose right operand B lies in a
+// registered block of weights reorders it once into a pack and reads the pack, until the block
+// changes. A pack serves every product of its shape and orientation (forward products read W
+// transposed, input gradients read W as stored: two packs a matrix). Where the kernels want
+// the row-major layout (oneDNN's AVX2 GEMM) nothing is packed. Measured d 384, 4096 rows: the
+// input-gradient products 14–25% faster (f32, AVX-512), the forwards 2–8%; a pack costs 0.02–0.2 ms.
+class PackedWeights {
+ public:
+  PackedWeights(const void* base, size_t bytes);  // f32 or bf16 weights (a Bf16Weights copy)
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  void changed();  // the weights changed: every pack is remade when next read
+  size_t packs() const;  // packs made so far (one per shape and orientation read)
+  struct Block;
+
+ private:
+  std::unique_ptr<Block> block_;
+};
+// Memory the packs of `params` weights may hold (f32 or bf16 products): two layouts of every matrix.
+inline uint64_t packed_weight_bytes(uint64_t params, bool bf16) { return 2 * params * (bf16 ? 2 : 4); }
 
 // f32 operands. With Precision::bf16 the product reads bf16 operands with f32 accumulation: the
 // live bf16 copy of weights (Bf16Weights), the others rounded to bf16 for the call. A one-row

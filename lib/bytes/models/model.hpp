@@ -92,12 +92,15 @@ class Model {
   // Trainable copies; empty for a mapped model.
   Buffer<float> params, grads;
 
-  // The precision of the matrix products. bf16 keeps a bf16 copy of the weights for them
-  // (weights_changed() refreshes it); where the CPU has no bf16 matrix kernels only one-row
-  // products (generation) read it and the rest run in f32: the precision that runs is returned.
+  // The precision of the matrix products, and the weights' copies they read: packs in the
+  // kernels' layouts (PackedWeights), and with bf16 a bf16 copy and its packs. Where the CPU has
+  // no bf16 matrix kernels only one-row products (generation) read the bf16 copy and the rest run
+  // in f32: the precision that runs is returned. Call it once the weights are in.
   Precision set_precision(Precision p);
   Precision precision() const { return precision_; }
-  void weights_changed();  // after the weights changed (an optimizer step): refreshes the bf16 copy
+  // After the weights changed (an optimizer step, any write to params once set_precision ran):
+  // refreshes the bf16 copy and marks the packs stale. Without it the products read old weights.
+  void weights_changed();
 
   // Makes the parameter and gradient blocks (zeros) of a model made with trainable = false.
   void allocate_params();
@@ -146,6 +149,7 @@ class Model {
   std::shared_ptr<const MappedFile> mapping_;
   const float* mapped_ = nullptr;
   std::unique_ptr<Bf16Weights> bf16_;
+  std::unique_ptr<PackedWeights> packs_, packs16_;  // the weights' packs, and the bf16 copy's
 };
 
 // A new model of this config (weights zero until init or a load).

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <omp.h>
 #include <tuple>
 
@@ -74,6 +75,13 @@ std::map<Precision, double> measure_matmul(const Options& o, const FlatModel& fl
   std::vector<float> c(size_t(std::max(largest, 2 * hid * d)));
   std::map<Precision, double> peaks;
   for (Precision p : precisions) {
+    // As a step reads its operands (bytes-bench(1)): b holds the weights of the forward and
+    // input-gradient products, packed; in bf16 a and b have bf16 copies, and b's copy its packs.
+    const bool half = p == Precision::bf16;
+    auto a16 = half ? std::make_unique<Bf16Weights>(a.data(), a.size()) : nullptr;
+    auto b16 = half ? std::make_unique<Bf16Weights>(b.data(), b.size()) : nullptr;
+    PackedWeights packs(half ? static_cast<const void*>(b16->data()) : b.data(),
+                        b.size() * (half ? sizeof(bf16_t) : sizeof(float)));
     std::vector<Row> rows;
     for (const auto& s : shapes) {
       Row r;

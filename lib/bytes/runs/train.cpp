@@ -60,7 +60,11 @@ int64_t bytes_per_step(const TrainOptions& o, const Model& model, const Batches&
 }
 
 uint64_t training_memory(const TrainOptions& o, const Model& model, const Batches& batches) {
-  return model.activation_bytes(o.batch, batches.bytes_per_unit()) + 16 * uint64_t(model.n_params()) + matmul_cache_bytes;
+  // Parameters, gradients and AdamW's two moments; the weights' copies the products read.
+  const uint64_t n = uint64_t(model.n_params());
+  const bool bf16 = o.precision == Precision::bf16;
+  return model.activation_bytes(o.batch, batches.bytes_per_unit()) + 16 * n + (bf16 ? 2 * n : 0) +
+         packed_weight_bytes(n, bf16 && bf16_native()) + matmul_cache_bytes;
 }
 
 namespace {
