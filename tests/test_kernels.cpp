@@ -261,12 +261,14 @@ TEST_CASE("a model in bf16 says which precision runs, and trains differently fro
 }
 
 TEST_CASE("a model's packed weights follow its optimizer steps") {
-  // Three AdamW steps of a model whose products read packs (set_precision) against one whose
-  // products read the weights plain: the packs are remade after each step (weights_changed).
-  auto train = [](bool packed) {
+  // Three AdamW steps of a model whose products read packs (pack_weights) against one whose
+  // products read the weights plain, f32 and bf16 (its copy's packs): the packs are remade after
+  // each step (weights_changed).
+  auto train = [](Precision p, bool packed) {
     FlatModel model(testing::flat_config(64, 1, 32));
     model.init(1);
-    if (packed) model.set_precision(Precision::f32);
+    model.set_precision(p);
+    if (packed) model.pack_weights();
     std::vector<float> m(model.params.size()), v(model.params.size());
     std::vector<int32_t> tokens(128), targets(128);
     for (size_t i = 0; i < 128; ++i) tokens[i] = int32_t(i * 7 % 256), targets[i] = int32_t(i * 11 % 256);
@@ -279,8 +281,10 @@ TEST_CASE("a model's packed weights follow its optimizer steps") {
     }
     return std::vector<float>(model.params.begin(), model.params.end());
   };
-  const auto plain = train(false), packed = train(true);
-  CHECK(max_diff(packed, plain) < 1e-5);
+  for (Precision p : {Precision::f32, Precision::bf16}) {
+    CAPTURE(precision_name(p));
+    CHECK(max_diff(train(p, true), train(p, false)) < 1e-5);
+  }
 }
 
 namespace {

@@ -31,19 +31,22 @@ void Model::init(uint64_t seed) {
 
 Precision Model::set_precision(Precision p) {
   precision_ = p;
-  packs16_.reset();
-  bf16_.reset();
-  packs_ = std::make_unique<PackedWeights>(weights(), size_t(n_params()) * sizeof(float));
-  if (p == Precision::bf16) {
-    bf16_ = std::make_unique<Bf16Weights>(weights(), size_t(n_params()));
-    packs16_ = std::make_unique<PackedWeights>(bf16_->data(), size_t(n_params()) * sizeof(bf16_t));
-  }
+  const bool packed = packs_ != nullptr;
+  packs_.reset(), packs16_.reset(), bf16_.reset();
+  if (p == Precision::bf16) bf16_ = std::make_unique<Bf16Weights>(weights(), size_t(n_params()));
+  if (packed) pack_weights();  // of the new copy
   return p == Precision::bf16 && !bf16_native() ? Precision::f32 : p;
 }
 
+void Model::pack_weights() {
+  packs_ = std::make_unique<PackedWeights>(weights(), size_t(n_params()) * sizeof(float));
+  if (bf16_) packs16_ = std::make_unique<PackedWeights>(bf16_->data(), size_t(n_params()) * sizeof(bf16_t));
+}
+
 void Model::weights_changed() {
+  if (bf16_) bf16_->refresh();
   if (packs_) packs_->changed();
-  if (bf16_) bf16_->refresh(), packs16_->changed();
+  if (packs16_) packs16_->changed();
 }
 
 std::unique_ptr<Model> make_model(const Config& config, bool trainable) {

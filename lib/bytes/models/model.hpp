@@ -92,12 +92,16 @@ class Model {
   // Trainable copies; empty for a mapped model.
   Buffer<float> params, grads;
 
-  // The precision of the matrix products, and the weights' copies they read: packs in the
-  // kernels' layouts (PackedWeights), and with bf16 a bf16 copy and its packs. Where the CPU has
-  // no bf16 matrix kernels only one-row products (generation) read the bf16 copy and the rest run
+  // The precision of the matrix products. bf16 keeps a bf16 copy of the weights for them; where
+  // the CPU has no bf16 matrix kernels only one-row products (generation) read it and the rest run
   // in f32: the precision that runs is returned. Call it once the weights are in.
   Precision set_precision(Precision p);
   Precision precision() const { return precision_; }
+  // Training's products read the weights (or their bf16 copy) packed in the kernels' layouts
+  // (PackedWeights), remade after each change: up to twice the weights' memory, worth it where
+  // every weight is read by two products of many rows per update. Generation and evaluation read
+  // each weight once per row or prompt, and do not pack. Call it after set_precision.
+  void pack_weights();
   // After the weights changed (an optimizer step, any write to params once set_precision ran):
   // refreshes the bf16 copy and marks the packs stale. Without it the products read old weights.
   void weights_changed();

@@ -112,6 +112,7 @@ SizePlan plan_size(const TrainOptions& o, const std::string& arch, const std::ma
       model->allocate_params();
       model->init(o.seed);
       model->set_precision(o.precision);
+      model->pack_weights();
       row.step_seconds = step_seconds(o, *model, *batches);
       // The budget left once the measuring is done (an estimate: the rungs still to measure
       // take a little more).

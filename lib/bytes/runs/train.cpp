@@ -172,6 +172,7 @@ TrainReport train(const TrainOptions& o, const TrainHooks& hooks) {
   TrainState st;
   run.start(o, model, st);
   rep.precision = precision_name(model.set_precision(o.precision));  // after the weights are in
+  model.pack_weights();
   Schedule schedule(o, per_step);
   if (st.total_steps == 0) {
     st.total_steps = schedule.planned_steps();
