@@ -228,12 +228,11 @@ PackedWeights::Block* block_of(const void* w) {
 
 constexpr int64_t pack_min_rows = 64;
 
-// The pack of weights w as the product g's B in layout `packed`, made now if it is stale.
-const void* pack_of(const Gemm& g, Precision p, const void* w, const dnnl::memory::desc& packed) {
+// The pack of weights w (in `block`) as the product g's B in layout `packed`, made now if it is stale.
+const void* pack_of(PackedWeights::Block* block, const Gemm& g, Precision p, const void* w,
+                    const dnnl::memory::desc& packed) {
   PackRegistry& r = pack_registry();
   std::lock_guard lock(r.mutex);
-  PackedWeights::Block* block = block_of(w);
-  if (!block) throw Error("matmul: packed weights outlived their block");
   auto [at, fresh] = block->packs.try_emplace({w, g.k, g.n, g.trans_b, p});
   auto& pack = at->second;
   if (fresh) pack.data = block->allocate(packed.get_size());
@@ -252,14 +251,14 @@ const void* pack_of(const Gemm& g, Precision p, const void* w, const dnnl::memor
 void run_product(const Gemm& g, Precision p, const void* a, const void* b, float* c) {
   // Packed: B is registered weights read by a product of rows (not a weight gradient, whose B is
   // activations), enough rows for the pack to pay for itself within a step.
-  bool packable = false;
+  PackedWeights::Block* block = nullptr;
   if (!g.trans_a && g.m >= pack_min_rows) {
     std::lock_guard lock(pack_registry().mutex);
-    packable = block_of(b) != nullptr;
+    block = block_of(b);
   }
-  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p, packable});
+  const auto held = lookup({g.m, g.n, g.k, g.trans_a, g.trans_b, g.accumulate, g.add != nullptr, p, block != nullptr});
   Cached& cached = *held;
-  if (cached.packed) b = pack_of(g, p, b, cached.b.get_desc());
+  if (cached.packed) b = pack_of(block, g, p, b, cached.b.get_desc());
   cached.a.set_data_handle(const_cast<void*>(a));
   cached.b.set_data_handle(const_cast<void*>(b));
   cached.c.set_data_handle(c);
