@@ -39,7 +39,7 @@ size_t matmul_cache_size();  // shapes held now
 // changes. A pack serves every product of its shape and orientation (forward products read W
 // transposed, input gradients read W as stored: two packs a matrix). Where the kernels want
 // the row-major layout (oneDNN's AVX2 GEMM) nothing is packed. Measured d 384, 4096 rows: the
-// input-gradient products 14–25% faster (f32, AVX-512), the forwards 2–8%; a pack costs 0.02–0.2 ms.
+// input-gradient products 8–25% faster (f32, AVX-512), the forwards 0–20%; a pack costs 0.02–0.2 ms.
 class PackedWeights {
  public:
   PackedWeights(const void* base, size_t bytes);  // f32 or bf16 weights (a Bf16Weights copy)
