@@ -17,6 +17,16 @@
 
 using namespace bytes;
 
+TEST_CASE("bf16 training warns where bf16 products are clearly slower than f32 ones, and only there") {
+  CHECK(bf16_speed_warning(0.0).empty());  // no bf16 kernels: a warning of its own (bytes-train)
+  CHECK(bf16_speed_warning(0.93).empty());  // within a shared machine's noise of f32
+  CHECK(bf16_speed_warning(1.8).empty());
+  const std::string slower = bf16_speed_warning(0.49);
+  CHECK(slower.find("0.49x") != std::string::npos);
+  CHECK(slower.find(matmul_impl(Precision::f32)) != std::string::npos);
+  CHECK(slower.find('\n') == std::string::npos);
+}
+
 TEST_CASE("the state format carries any config text and the caller's verdict on it") {
   testing::TempDir dir;
   std::vector<float> params = {1, 2, 3};

@@ -106,6 +106,18 @@ TEST_CASE("a one-row product reads the weights' bf16 copy on any CPU, and only w
   CHECK(bf16_copy_of(w.data()) == nullptr);
 }
 
+TEST_CASE("bf16 products are timed against f32 ones only where bf16 kernels run") {
+  const double speedup = bf16_speedup();
+  if (!bf16_native()) {
+    CHECK(speedup == 0.0);
+    return;
+  }
+  // A ratio of two positive times: on any CPU between a tenth and twenty times (AMX: ~5×).
+  CHECK(speedup > 0.1);
+  CHECK(speedup < 20.0);
+  CHECK(bf16_speedup() == speedup);  // measured once
+}
+
 TEST_CASE("bf16 products take bf16 operands with f32 accumulation where the CPU has bf16 kernels") {
   std::mt19937_64 rng(3);
   const int64_t m = 33, n = 70, k = 300;

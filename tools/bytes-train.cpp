@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
       cmd.precision_option->clear();
       cmd.precision_option->add_result("f32");
     }
+    if (o.precision == Precision::bf16)
+      if (const std::string slower = bf16_speed_warning(bf16_speedup()); !slower.empty()) spdlog::warn("{}", slower);
 
     if (cmd.sizes_to_choose()) {
       const SizePlan plan = plan_size(o, cmd.arch, cmd.model_flags);

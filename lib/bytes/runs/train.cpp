@@ -46,6 +46,16 @@ std::string TrainReport::line() const {
   return buf;
 }
 
+std::string bf16_speed_warning(double speedup) {
+  if (speedup <= 0 || speedup >= 0.9) return "";
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "this CPU's bf16 products (%s) run at %.2fx the rate of its f32 ones (%s): --precision bf16 "
+                "trains slower than f32 here",
+                matmul_impl(Precision::bf16).c_str(), speedup, matmul_impl(Precision::f32).c_str());
+  return text;
+}
+
 uint64_t available_memory() {
   std::ifstream in("/proc/meminfo");
   std::string key, unit;

@@ -60,6 +60,12 @@ struct TrainHooks {
 // Interrupted). Returns the last report.
 TrainReport train(const TrainOptions& options, const TrainHooks& hooks = {});
 
+// The warning for --precision bf16 on a CPU whose bf16 products run at `speedup` (bf16_speedup())
+// times the rate of its f32 ones: empty unless bf16 is clearly the slower (below 0.9×: the
+// measurement moves a few percent on a shared machine). The run stays bf16, as asked: bf16 is a
+// choice of numbers as well as of speed.
+std::string bf16_speed_warning(double speedup);
+
 // MemAvailable of /proc/meminfo in bytes (0 when unknown).
 uint64_t available_memory();
 
