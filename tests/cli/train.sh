@@ -176,6 +176,15 @@ PY
   grep -Eq "^precision ?= ?\"$want\"" bf16/config.toml || fail "config.toml: $(grep precision bf16/config.toml)"
   if [ $want = bf16 ]; then
     cmp -s f32/model.safetensors bf16/model.safetensors && fail "a bf16 run gave the f32 model"
+    # Where bf16 products are the slower (AVX512_BF16 at half the f32 rate), one warning line names
+    # the measured ratio, below 0.9, and the run above stayed bf16; elsewhere no warning.
+    local slower
+    slower=$(grep -c 'warning' log || true)
+    [ "$slower" -le 1 ] || fail "more than one warning: $(cat log)"
+    if [ "$slower" = 1 ]; then
+      grep -Eq 'warning: .*bf16 products \(.*\) run at 0\.[0-8][0-9]x the rate of its f32 ones' log ||
+        fail "a warning that is not the bf16-speed one: $(cat log)"
+    fi
     bytes-train -q $args -o again --precision bf16
     same bf16/model.safetensors again/model.safetensors
   else
