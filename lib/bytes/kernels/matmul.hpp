@@ -107,8 +107,8 @@ bool bf16_native();
 // Whether those kernels run on the CPU's matrix tiles (AMX).
 bool bf16_tiles();
 // How fast this CPU's bf16 products run against its f32 ones: one product of 1024 × 1024 × 384
-// timed each way through oneDNN, best of three, alternating; measured once, on first call (about
-// 30 ms). 0 where bf16_native() is false. Not a fixed fact of the instruction set: AVX512_BF16's dot
+// timed each way through oneDNN, best of three, alternating; measured once, on first call (48–81
+// ms on a 2-core Xeon, making the primitives included). 0 where bf16_native() is false. Not a fixed fact of the instruction set: AVX512_BF16's dot
 // product runs at the f32 multiply-add's rate on some CPUs (the AMD EPYC: bf16 ~1.75×) and
 // at half of it on others (an Intel Xeon whose AMX tiles its VM hides: 82 against 169 GFLOP/s a
 // core, so bf16 ~0.5×); AMX tiles make it several times faster.
