@@ -59,7 +59,9 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 uint64_t llc_bytes() {
-  // The highest cache index of cpu0 is the last level; sizes read like "32768K".
+  // The highest cache index of cpu0 is the last level; sizes read like "32768K". Some VMs have no
+  // cache folder: unknown then (their CPUID leaves are no better: one such AMD EPYC reports no
+  // cache in leaf 0x8000001D and a 508 MiB L3 in 0x80000006, the whole socket's, not a core's).
   uint64_t best = 0;
   for (int i = 0; i < 8; ++i) {
     std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
@@ -134,7 +136,7 @@ std::string header(Format f, const Machine& m) {
                   ") · attention " + m.attention_impl;
   if (m.bf16_native)
     h += m.attention_bf16_impl == m.attention_impl ? " (also for bf16)" : " (bf16 " + m.attention_bf16_impl + ")";
-  if (m.llc_bytes) h += " · last-level cache " + std::to_string(m.llc_bytes >> 20) + " MiB";
+  h += " · last-level cache " + (m.llc_bytes ? std::to_string(m.llc_bytes >> 20) + " MiB" : std::string("unknown"));
   return h + "\n\n| test | size | precision | mean ± sd | unit | against |\n|---|---|---|---:|---|---|\n";
 }
 
@@ -163,7 +165,7 @@ std::string format_row(Format f, const Machine& m, const Row& r) {
   if (r.fraction >= 0) against += (against.empty() ? "" : " = ") + percent(r.fraction) + " of " + r.ceiling;
   if (r.extra.contains("limit_bytes_per_s"))
     against += " (" + fixed(r.extra["limit_bytes_per_s"].get<double>(), 0) + " B/s" +
-               (r.extra["weights_exceed_llc"].get<bool>() ? "" : "; the weights fit in the last-level cache") + ")";
+               (r.extra["weights_exceed_llc"].get<bool>() || !m.llc_bytes ? "" : "; the weights fit in the last-level cache") + ")";
   if (r.extra.contains("zstd3_mb_s"))
     against += ", " + fixed(r.mean / r.extra["zstd3_mb_s"].get<double>(), 2) + "× zstd -3";
   return "| " + r.test + " | " + r.size + " | " + r.precision + " | " + fixed(r.mean, dec) + " ± " + fixed(r.sd, dec) +
