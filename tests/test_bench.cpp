@@ -106,6 +106,29 @@ TEST_CASE("output formats") {
   CHECK_THROWS_AS(parse_format("xml"), UsageError);
 }
 
+// Whether a generation row's weights fit in the cache is said only where the cache's size is known
+// (some VMs hide it from sysfs).
+TEST_CASE("the last-level cache: its size or 'unknown', and a fit claimed only when known") {
+  Machine m;
+  m.cpu = "Test CPU";
+  Row r;
+  r.test = "tg64";
+  r.unit = "B/s";
+  r.set({10, 12});
+  r.ceiling = "bandwidth limit";
+  r.fraction = 0.5;
+  r.extra["limit_bytes_per_s"] = 22.0;
+  r.extra["weights_exceed_llc"] = false;
+  const std::string fit = "the weights fit in the last-level cache";
+  CHECK(header(Format::md, m).find("last-level cache unknown") != std::string::npos);
+  CHECK(format_row(Format::md, m, r).find(fit) == std::string::npos);
+  m.llc_bytes = 32ull << 20;
+  CHECK(header(Format::md, m).find("last-level cache 32 MiB") != std::string::npos);
+  CHECK(format_row(Format::md, m, r).find(fit) != std::string::npos);
+  r.extra["weights_exceed_llc"] = true;
+  CHECK(format_row(Format::md, m, r).find(fit) == std::string::npos);
+}
+
 TEST_CASE("bad tests and sizes are refused before anything runs") {
   Options o;
   o.tests = {"train", "nonsense"};
